@@ -1,0 +1,1 @@
+"""Shared plumbing for the Face of Another character simulator: errors and configuration."""

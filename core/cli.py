@@ -1,0 +1,154 @@
+"""Command line: ``python app.py <command>``; with no command it serves the browser app.
+
+Design choices:
+- argparse with one sub-parser per command; every command is a small function taking the parsed
+  namespace and returning an exit code. Settings come from ``load_settings`` with the flags as
+  overrides, so flags > environment > config file > defaults holds for every command.
+- Errors: a ``FaceError`` becomes one line on stderr (``error: …``) and its exit code (2 for usage
+  errors); argparse's own errors are folded into the same one-line form with exit code 2.
+- JSON output is UTF-8 and unescaped so Russian and German text stays readable.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from core.config import FIELDS, load_settings
+from core.errors import FaceError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _store_flags(p: argparse.ArgumentParser):
+    g = p.add_argument_group("store and embeddings")
+    # SUPPRESS: a flag given before the command is not overwritten by the sub-parser's default
+    g.argument_default = argparse.SUPPRESS
+    g.add_argument("--data-dir", help=f"where the local store and transcripts live (env {FIELDS['data_dir'].env})")
+    g.add_argument("--chroma-host", help=f"use a Chroma server instead of the embedded store (env {FIELDS['chroma_host'].env})")
+    g.add_argument("--chroma-port", type=int, help=f"Chroma server port (env {FIELDS['chroma_port'].env}, default 8000)")
+    g.add_argument("--embedder", help="embedder name: e5-local (default) or openai")
+    g.add_argument("--embed-model", help="embedding model name for the openai embedder")
+    g.add_argument("--embed-base-url", help="OpenAI-compatible base URL for the openai embedder")
+
+
+def settings_from(args):
+    return load_settings({name: getattr(args, name, None) for name in FIELDS})
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_events(args) -> int:
+    from retrieval.corpus import load_corpus
+
+    settings = settings_from(args)
+    events = load_corpus(settings.seeds_dir).events_of(args.work)
+    rows = [{"id": e.id, "work": e.work, "order": e.order, "description": e.description} for e in events]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['work']:<5} {r['order']:>2}  {r['id']:<18} {r['description']}")
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from tqdm import tqdm
+
+    from retrieval.chunking import chunk_corpus
+    from retrieval.corpus import load_corpus
+    from retrieval.store import PassageStore, chunk_records
+
+    settings = settings_from(args)
+    corpus = load_corpus(settings.seeds_dir)
+    store = PassageStore(settings)
+    total = sum(1 for c in chunk_corpus(corpus, settings.chunk_tokens, settings.chunk_overlap) for _ in chunk_records(c))
+    with tqdm(total=total, desc="embedding", unit="rec", file=sys.stderr, disable=args.quiet) as bar:
+        report = store.ingest(corpus, progress=bar.update, force=args.force)
+    print(f"ingested {report.records} records into {store.where} ({store.collection_name}); "
+          f"added: {', '.join(report.added) or '-'}; unchanged: {', '.join(report.skipped) or '-'}; "
+          f"removed: {', '.join(report.removed) or '-'}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from retrieval.search import Searcher, SearchFilter
+
+    settings = settings_from(args)
+    searcher = Searcher(settings)
+    as_of = searcher.corpus.event(args.as_of) if args.as_of else None
+    flt = SearchFilter(work=args.work, kinds=tuple(args.kind) if args.kind else None, as_of=as_of)
+    hits = searcher.search(args.query, k=args.k, flt=flt)
+    if args.json:
+        print(json.dumps([h.as_json() for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no passages match")
+    for i, h in enumerate(hits, 1):
+        c = h.chunk
+        print(f"[{i}] {h.score:.2f}  {c['source_file']} {c['start']}-{c['end']}  {c['work']}/{c['kind']}  "
+              f"events: {', '.join(c['events']) or '-'}")
+        print(f"    {c['text']}")
+        if c["lang"] != "en":
+            print(f"    en: {c['renderings']['en']}")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    from ui.web import launch
+
+    return launch(args)
+
+
+# -- parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="app.py", description="Interview the characters of Kobo Abe's The Face of Another.")
+    _store_flags(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="UI bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="UI port (default 7860)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("events", help="list the story timeline in story order")
+    p.add_argument("--work", choices=["novel", "film"])
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    _store_flags(p)
+    p.set_defaults(func=cmd_events)
+
+    p = sub.add_parser("ingest", help="chunk, embed and store the seeds (idempotent)")
+    p.add_argument("--force", action="store_true", help="re-embed every source even if unchanged")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _store_flags(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="hybrid cross-lingual search over the passages")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
+    p.add_argument("--work", choices=["novel", "film"])
+    p.add_argument("--kind", action="append", choices=["plot", "opinion"], help="only this kind (repeatable)")
+    p.add_argument("--as-of", help="only passages up to this event id (see `events`)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, best first")
+    _store_flags(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ui", help="serve the browser app (the default command)")
+    p.add_argument("--host", default=argparse.SUPPRESS, help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=argparse.SUPPRESS, help="port (default 7860)")
+    _store_flags(p)
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "func", None) is None:
+            args.func = cmd_ui
+        return args.func(args)
+    except FaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Corpus, chunking, embeddings, the Chroma store and hybrid cross-lingual search."""

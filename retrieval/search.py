@@ -1,0 +1,189 @@
+"""Hybrid cross-lingual search: dense over every language of every chunk + BM25 in the query's
+language, fused by reciprocal rank, with filters for work, kind, story time and scope.
+
+Design choices:
+- Dense: the query is embedded once and matched against the original *and* both renderings of
+  every chunk; a chunk scores its best language. BM25 runs over the chunks' text in the query's
+  language (the original where the languages agree, the rendering otherwise).
+- Fusion: reciprocal rank fusion, ``sum(w / (60 + rank))``, reported as a 0..1 score (1 = ranked
+  first by both). RRF needs no score calibration between cosine and BM25.
+- Filters are one ``SearchFilter``: scalar conditions (work, kind, ``as_of``) are pushed into the
+  Chroma ``where``; the same predicate is applied to BM25 candidates, so both sides agree.
+  ``as_of`` keeps only passages of that event's work whose latest event is not after it.
+- The searcher reads every record once (documents and metadata) to build the BM25 indexes and the
+  chunk table used to assemble results; ``refresh()`` rebuilds after an ingest. On first use an
+  empty or stale store is ingested automatically.
+
+Worked example::
+
+    >>> hits = Searcher(load_settings()).search("Who showed the hero an artificial finger?", k=1)
+    >>> hits[0].chunk["source_file"], hits[0].chunk["work"]
+    ('001_9c1f4272b3d58b6c.txt', 'novel')
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.config import Settings
+from core.errors import UsageError
+from retrieval.corpus import KINDS, LANGUAGES, WORKS, Corpus, Event, load_corpus
+from retrieval.lexical import BM25, detect_language, tokenize
+from retrieval.store import PassageStore
+
+RRF_K = 60
+MAX_QUERY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    work: str | None = None
+    kinds: tuple[str, ...] | None = None
+    as_of: Event | None = None
+    events: frozenset | None = None      # scope: only chunks tagged with one of these events
+    characters: frozenset | None = None  # scope: only chunks mentioning one of these characters
+
+    def __post_init__(self):
+        if self.work is not None and self.work not in WORKS:
+            raise UsageError(f"unknown work {self.work!r}; choose one of: {', '.join(WORKS)}")
+        if self.kinds and set(self.kinds) - set(KINDS):
+            raise UsageError(f"unknown kind in {self.kinds}; choose from: {', '.join(KINDS)}")
+        if self.as_of and self.work and self.as_of.work != self.work:
+            raise UsageError(f"event {self.as_of.id!r} belongs to the {self.as_of.work}, not the {self.work}")
+
+    def where(self) -> dict | None:
+        conds = []
+        work = self.as_of.work if self.as_of else self.work
+        if work:
+            conds.append({"work": work})
+        if self.kinds:
+            conds.append({"kind": {"$in": list(self.kinds)}})
+        if self.as_of:
+            conds += [{"event_max": {"$gte": 1}}, {"event_max": {"$lte": self.as_of.order}}]
+        return None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
+
+    def accepts(self, meta: dict) -> bool:
+        work = self.as_of.work if self.as_of else self.work
+        if work and meta["work"] != work:
+            return False
+        if self.kinds and meta["kind"] not in self.kinds:
+            return False
+        if self.as_of and not (1 <= meta["event_max"] <= self.as_of.order):
+            return False
+        if self.events is not None and not (set(filter(None, meta["events"].split(","))) & self.events):
+            return False
+        if self.characters is not None and not (set(filter(None, meta["characters"].split(","))) & self.characters):
+            return False
+        return True
+
+
+@dataclass
+class Hit:
+    chunk: dict          # source_file, start, end, text, renderings, work, kind, events, characters, ...
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        c = self.chunk
+        return {"id": c["id"], "source_file": c["source_file"], "start": c["start"], "end": c["end"],
+                "text": c["text"], "language": c["lang"], "english": c["renderings"]["en"],
+                "renderings": c["renderings"], "work": c["work"], "kind": c["kind"],
+                "events": c["events"], "characters": c["characters"], "score": round(self.score, 4)}
+
+
+class Searcher:
+    """Hybrid search over one store. Cheap to build; connects and loads on first search."""
+
+    def __init__(self, settings: Settings, corpus: Corpus | None = None, store: PassageStore | None = None,
+                 auto_ingest: bool = True, dense_weight: float = 1.0, lexical_weight: float = 1.0):
+        self.settings = settings
+        self.corpus = corpus or load_corpus(settings.seeds_dir)
+        self.store = store or PassageStore(settings)
+        self.auto_ingest = auto_ingest
+        self.weights = (dense_weight, lexical_weight)
+        self._chunks: dict[str, dict] | None = None
+        self._order: list[str] = []
+        self._bm25: dict[str, BM25] = {}
+        self._n_records = 0
+
+    # -- loading ----------------------------------------------------------------------------
+    def refresh(self):
+        got = self.store.all_records()
+        chunks: dict[str, dict] = {}
+        for doc, meta in zip(got["documents"], got["metadatas"]):
+            c = chunks.setdefault(meta["chunk_id"], {
+                "id": meta["chunk_id"], "source_id": meta["source_id"], "source_file": meta["source_file"],
+                "start": meta["start"], "end": meta["end"], "lang": meta["orig_lang"], "work": meta["work"],
+                "kind": meta["kind"], "events": [e for e in meta["events"].split(",") if e],
+                "characters": [e for e in meta["characters"].split(",") if e],
+                "meta": meta, "renderings": {}})
+            c["renderings"][meta["lang"]] = doc
+        for c in chunks.values():
+            c["text"] = c["renderings"][c["lang"]]
+            for lang in LANGUAGES:
+                c["renderings"].setdefault(lang, "")
+        self._chunks, self._order = chunks, sorted(chunks)
+        self._n_records = len(got["ids"])
+        self._bm25 = {lang: BM25([tokenize(chunks[cid]["renderings"][lang] or chunks[cid]["text"], lang)
+                                  for cid in self._order]) for lang in LANGUAGES}
+
+    def ensure_ready(self):
+        if self._chunks is None:
+            if self.auto_ingest and not self.store.is_current(self.corpus):
+                self.store.ingest(self.corpus)
+            self.refresh()
+
+    @property
+    def chunks(self) -> dict[str, dict]:
+        self.ensure_ready()
+        return self._chunks
+
+    # -- search -----------------------------------------------------------------------------
+    def _dense(self, query: str, flt: SearchFilter, depth: int) -> list[str]:
+        vec = self.store.embedder.embed_query(query)
+        n = min(depth * len(LANGUAGES), self._n_records)
+        got = self.store.query(vec, n, flt.where())
+        best: dict[str, float] = {}
+        for meta, dist in zip(got["metadatas"][0], got["distances"][0]):
+            if flt.accepts(meta):
+                cid = meta["chunk_id"]
+                best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
+        return sorted(best, key=best.get, reverse=True)
+
+    def _lexical(self, query: str, lang: str, flt: SearchFilter, depth: int) -> list[str]:
+        scores = self._bm25[lang].scores(tokenize(query, lang))
+        out = []
+        for i in np.argsort(-scores, kind="stable"):
+            if scores[i] <= 0 or len(out) >= depth:
+                break
+            cid = self._order[i]
+            if flt.accepts(self._chunks[cid]["meta"]):
+                out.append(cid)
+        return out
+
+    def search(self, query: str, k: int = 5, flt: SearchFilter | None = None, lang: str | None = None) -> list[Hit]:
+        query = (query or "").strip()
+        if not query:
+            raise UsageError("the query is empty; type a question, e.g. \"What did K. show you?\"")
+        if len(query) > MAX_QUERY_CHARS:
+            raise UsageError(f"the query is {len(query)} characters; keep it under {MAX_QUERY_CHARS}")
+        if k < 1:
+            raise UsageError("--k must be at least 1")
+        flt = flt or SearchFilter()
+        self.ensure_ready()
+        if not self._chunks:
+            return []
+        lang = lang or detect_language(query)
+        depth = max(4 * k, 20)
+        ranked = {"dense": self._dense(query, flt, depth), "lexical": self._lexical(query, lang, flt, depth)}
+        fused: dict[str, float] = {}
+        for (name, ids), w in zip(ranked.items(), self.weights):
+            for rank, cid in enumerate(ids, start=1):
+                fused[cid] = fused.get(cid, 0.0) + w / (RRF_K + rank)
+        top = sorted(fused, key=lambda c: (-fused[c], c))[:k]
+        best = sum(self.weights) / (RRF_K + 1)
+        pos = {name: {cid: i for i, cid in enumerate(ids, start=1)} for name, ids in ranked.items()}
+        return [Hit(self._chunks[c], fused[c] / best, pos["dense"].get(c), pos["lexical"].get(c)) for c in top]

@@ -1,0 +1,44 @@
+"""Shared fixtures: an ingested store in a temp data dir (real Chroma, real e5 embeddings).
+
+The store is built once per test session and shared read-only; tests that change a store make
+their own (``fresh_settings``).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from core.config import load_settings  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def shared_settings(tmp_path_factory):
+    return load_settings({"data_dir": str(tmp_path_factory.mktemp("data"))}, env={})
+
+
+@pytest.fixture(scope="session")
+def searcher(shared_settings):
+    from retrieval.search import Searcher
+
+    s = Searcher(shared_settings)
+    s.ensure_ready()
+    return s
+
+
+@pytest.fixture
+def fresh_settings(tmp_path):
+    return load_settings({"data_dir": str(tmp_path / "data")}, env={})
