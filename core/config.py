@@ -42,8 +42,8 @@ FIELDS: dict[str, Field] = {
     "embedder": Field("FACE_EMBEDDER", "e5-local", str),
     "embed_model": Field("FACE_EMBED_MODEL", "", str),
     "embed_base_url": Field("FACE_EMBED_BASE_URL", "", str),
-    "chunk_tokens": Field("FACE_CHUNK_TOKENS", 60, int),
-    "chunk_overlap": Field("FACE_CHUNK_OVERLAP", 0, int),
+    "chunk_tokens": Field("FACE_CHUNK_TOKENS", 80, int),
+    "chunk_overlap": Field("FACE_CHUNK_OVERLAP", 40, int),
 }
 
 

@@ -1,7 +1,7 @@
 """Retrieval recall@k: is the evidence passage among the top k retrieved?
 
-Design choices: a hit needs a retrieved passage from the evidence's file that covers at least half
-of the evidence quote's characters (quotes may straddle two chunks). The report breaks recall down
+Design choices: a hit needs the retrieved passages from the evidence's file to cover, together, at
+least half of the evidence quote's characters (a quote may straddle two chunks). The report breaks recall down
 by question language and by (question language -> evidence language), which is what shows
 whether cross-lingual retrieval works.
 
@@ -32,17 +32,18 @@ class RecallReport:
     share_of_corpus: float = 0.0
 
 
-def _covers(hit_json: dict, span: tuple[str, int, int]) -> bool:
+def _covered(hits: list[dict], span: tuple[str, int, int]) -> float:
+    """Share of the span's characters inside the union of the hits from its file."""
     seed, start, end = span
-    if hit_json["source_file"] != seed:
-        return False
-    overlap = min(end, hit_json["end"]) - max(start, hit_json["start"])
-    return overlap >= 0.5 * (end - start)
+    inside = set()
+    for h in hits:
+        if h["source_file"] == seed:
+            inside.update(range(max(start, h["start"]), min(end, h["end"])))
+    return len(inside) / max(1, end - start)
 
 
 def _is_hit(hits: list[dict], item: Item) -> bool:
-    spans = evidence_spans(item)
-    return any(_covers(h, s) for h in hits for s in spans)
+    return any(_covered(hits, s) >= 0.5 for s in evidence_spans(item))
 
 
 def _rate(flags: list[bool]) -> tuple[float, int]:

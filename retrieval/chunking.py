@@ -20,7 +20,7 @@ Worked example::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from core.errors import CorpusError, UsageError
@@ -59,6 +59,7 @@ class Chunk:
     events: tuple[str, ...]
     characters: tuple[str, ...]
     event_max: int  # the latest story position this chunk reveals (0 = untagged)
+    keys: dict = field(default_factory=dict, hash=False, compare=False)  # lang -> search keys
 
     def in_language(self, lang: str) -> str:
         return self.text if lang == self.lang else self.renderings.get(lang, "")
@@ -80,10 +81,11 @@ def _make_chunk(segs: list[Segment], original: str, orders: dict) -> Chunk:
         renderings={lang: _join([s.renderings.get(lang, "") for s in segs]) for lang in sorted(langs)},
         work=first.work, kind=first.kind, events=events, characters=chars,
         event_max=max((orders.get(e, 0) for e in events), default=0),
+        keys={lang: [k for s in segs for k in s.keys.get(lang, ())] for lang in sorted({l for s in segs for l in s.keys})},
     )
 
 
-def chunk_segments(segments, max_tokens: int = 60, overlap: int = 0, original: str | None = None,
+def chunk_segments(segments, max_tokens: int, overlap: int = 0, original: str | None = None,
                    orders: dict | None = None) -> list[Chunk]:
     """Group consecutive sentences (same source and kind) into chunks of at most ``max_tokens``."""
     if max_tokens < 1 or overlap < 0 or overlap >= max_tokens:
@@ -114,7 +116,7 @@ def chunk_segments(segments, max_tokens: int = 60, overlap: int = 0, original: s
     return chunks
 
 
-def chunk_corpus(corpus: Corpus, max_tokens: int = 60, overlap: int = 0) -> list[Chunk]:
+def chunk_corpus(corpus: Corpus, max_tokens: int, overlap: int) -> list[Chunk]:
     orders = {e.id: e.order for e in corpus.events}
     out: list[Chunk] = []
     for src in corpus.sources:

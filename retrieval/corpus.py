@@ -4,7 +4,9 @@ Design choices:
 - The seed ``.txt`` files are never edited; what the project adds lives beside them as data:
   ``manifest.yaml`` (one entry per source), ``events.yaml`` (the story timeline per work) and
   ``renderings/<stem>.yaml`` (per sentence of the original: offsets, the two translations made in
-  this project, kind, events, characters).
+  this project, kind, events, characters, and optional search ``keys``: short plain-words
+  paraphrases, first-person statements and reader questions per language, which retrieval
+  indexes as extra entry points to the passage but never shows or cites).
 - Loading validates everything a later layer relies on (offsets match the file, event ids exist,
   kinds are known) and raises ``CorpusError`` naming the file and the entry, so a bad edit to a
   data file fails at ``ingest`` with a message, not deep inside search.
@@ -58,6 +60,7 @@ class Segment:
     events: tuple[str, ...]
     characters: tuple[str, ...]
     renderings: dict = field(hash=False, compare=False)
+    keys: dict = field(default_factory=dict, hash=False, compare=False)  # lang -> search keys
 
     def in_language(self, lang: str) -> str:
         return self.text if lang == self.lang else self.renderings.get(lang, "")
@@ -134,9 +137,10 @@ def _segments_from_renderings(entry: dict, text: str, path: Path, event_ids: set
         if unknown:
             raise CorpusError(f"{where}: unknown event ids {sorted(unknown)}")
         renderings = {lang: s[lang] for lang in LANGUAGES if lang != entry["language"] and s.get(lang)}
+        keys = {lang: tuple(k) for lang, k in (s.get("keys") or {}).items() if lang in LANGUAGES}
         out.append(Segment(entry["id"], entry["file"], s["start"], s["end"], entry["language"],
                            s["original"], entry["work"], s["kind"], tuple(s.get("events", [])),
-                           tuple(s.get("characters", [])), renderings))
+                           tuple(s.get("characters", [])), renderings, keys))
     return out
 
 

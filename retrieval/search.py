@@ -2,9 +2,10 @@
 language, fused by reciprocal rank, with filters for work, kind, story time and scope.
 
 Design choices:
-- Dense: the query is embedded once and matched against the original *and* both renderings of
-  every chunk; a chunk scores its best language. BM25 runs over the chunks' text in the query's
-  language (the original where the languages agree, the rendering otherwise).
+- Dense: the query is embedded once and matched against the original, both renderings and the
+  search keys of every chunk; a chunk scores its best record. BM25 runs over the chunks' text in
+  the query's language (the original where the languages agree, the rendering otherwise) plus
+  that language's keys.
 - Fusion: reciprocal rank fusion, ``sum(w / (60 + rank))``, reported as a 0..1 score (1 = ranked
   first by both). RRF needs no score calibration between cosine and BM25.
 - Filters are one ``SearchFilter``: scalar conditions (work, kind, ``as_of``) are pushed into the
@@ -119,16 +120,23 @@ class Searcher:
                 "start": meta["start"], "end": meta["end"], "lang": meta["orig_lang"], "work": meta["work"],
                 "kind": meta["kind"], "events": [e for e in meta["events"].split(",") if e],
                 "characters": [e for e in meta["characters"].split(",") if e],
-                "meta": meta, "renderings": {}})
-            c["renderings"][meta["lang"]] = doc
+                "meta": meta, "renderings": {}, "keys": {}})
+            if meta.get("role") == "key":
+                c["keys"].setdefault(meta["lang"], []).append(doc)
+            else:
+                c["renderings"][meta["lang"]] = doc
         for c in chunks.values():
             c["text"] = c["renderings"][c["lang"]]
             for lang in LANGUAGES:
                 c["renderings"].setdefault(lang, "")
         self._chunks, self._order = chunks, sorted(chunks)
         self._n_records = len(got["ids"])
-        self._bm25 = {lang: BM25([tokenize(chunks[cid]["renderings"][lang] or chunks[cid]["text"], lang)
-                                  for cid in self._order]) for lang in LANGUAGES}
+        self._bm25 = {lang: BM25([tokenize(self._lexical_text(chunks[cid], lang), lang) for cid in self._order])
+                      for lang in LANGUAGES}
+
+    @staticmethod
+    def _lexical_text(chunk: dict, lang: str) -> str:
+        return " ".join([chunk["renderings"][lang] or chunk["text"], *chunk["keys"].get(lang, [])])
 
     def ensure_ready(self):
         if self._chunks is None:

@@ -5,7 +5,8 @@ Design choices:
   filters and id control ingest needs). Telemetry is off, and vectors are always computed by our
   embedder and passed in, so Chroma's own default embedder (which downloads) is never touched.
 - One record per chunk *and language*: ``<chunk id>#<lang>`` holds the original or one rendering,
-  so a Russian question can meet the Russian rendering of a German sentence. The collection name
+  so a Russian question can meet the Russian rendering of a German sentence; search keys get
+  records of their own (``<chunk id>#<lang>#k<n>``, role ``key``) pointing at the same chunk. The collection name
   carries a short hash of the embedder's model id, so switching embedders never mixes dimensions.
 - Ingest is idempotent and crash-safe: a second small collection keeps one marker per source
   (the digest of the source, its renderings, the chunking settings and the embedder). A source
@@ -45,10 +46,10 @@ class IngestReport:
     records: int = 0
 
 
-def chunk_metadata(chunk: Chunk, lang: str) -> dict:
+def chunk_metadata(chunk: Chunk, lang: str, role: str = "text") -> dict:
     """Flat metadata for one record (Chroma accepts only scalars)."""
     return {
-        "chunk_id": chunk.id, "lang": lang, "orig_lang": chunk.lang, "source_id": chunk.source_id,
+        "chunk_id": chunk.id, "lang": lang, "role": role, "orig_lang": chunk.lang, "source_id": chunk.source_id,
         "source_file": chunk.source_file, "start": chunk.start, "end": chunk.end, "work": chunk.work,
         "kind": chunk.kind, "events": ",".join(chunk.events), "event_max": chunk.event_max,
         "characters": ",".join(chunk.characters),
@@ -56,11 +57,14 @@ def chunk_metadata(chunk: Chunk, lang: str) -> dict:
 
 
 def chunk_records(chunk: Chunk):
-    """(id, text, metadata) for the original and each rendering of ``chunk``."""
+    """(id, text, metadata) for the original, each rendering and each search key of ``chunk``."""
     yield f"{chunk.id}#{chunk.lang}", chunk.text, chunk_metadata(chunk, chunk.lang)
     for lang, text in sorted(chunk.renderings.items()):
         if text:
             yield f"{chunk.id}#{lang}", text, chunk_metadata(chunk, lang)
+    for lang, keys in sorted(chunk.keys.items()):
+        for i, key in enumerate(keys):
+            yield f"{chunk.id}#{lang}#k{i}", key, chunk_metadata(chunk, lang, "key")
 
 
 class PassageStore:
