@@ -35,6 +35,19 @@ def _store_flags(p: argparse.ArgumentParser):
     g.add_argument("--embed-base-url", help="OpenAI-compatible base URL for the openai embedder")
 
 
+def _backend_flags(p: argparse.ArgumentParser):
+    g = p.add_argument_group("model backend")
+    g.argument_default = argparse.SUPPRESS
+    g.add_argument("--backend", help=f"llamacpp (default, in process) or openai (env {FIELDS['backend'].env})")
+    g.add_argument("--model", help="bundled model name for llamacpp (smollm2, gemma3-270m) or the model name "
+                                   f"for openai (env {FIELDS['model'].env})")
+    g.add_argument("--model-path", help=f"any GGUF file for llamacpp (env {FIELDS['model_path'].env})")
+    g.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:11434/v1 "
+                                      f"(env {FIELDS['base_url'].env}); the key comes from OPENAI_API_KEY")
+    g.add_argument("--threads", type=int, help=f"llama.cpp threads (env {FIELDS['threads'].env}, default 2)")
+    g.add_argument("--timeout", type=float, help=f"seconds to wait for a model server (env {FIELDS['timeout'].env})")
+
+
 def settings_from(args):
     return load_settings({name: getattr(args, name, None) for name in FIELDS})
 
@@ -78,7 +91,7 @@ def cmd_search(args) -> int:
 
     settings = settings_from(args)
     searcher = Searcher(settings)
-    as_of = searcher.corpus.event(args.as_of) if args.as_of else None
+    as_of = (searcher.corpus.event(args.as_of),) if args.as_of else ()
     flt = SearchFilter(work=args.work, kinds=tuple(args.kind) if args.kind else None, as_of=as_of)
     hits = searcher.search(args.query, k=args.k, flt=flt)
     if args.json:
@@ -96,6 +109,89 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from backends import BACKENDS, get_backend
+    from backends.bundled import BUNDLED, DEFAULT_BUNDLED
+
+    settings = settings_from(args)
+    active = get_backend(settings)
+    print("backends:")
+    for name in BACKENDS:
+        print(f"  {name}{'  (active: ' + active.describe() + ')' if name == settings.backend else ''}")
+    print("bundled models (llamacpp --model NAME):")
+    for m in BUNDLED.values():
+        try:
+            path = m.path(settings.data_dir) if m.name == DEFAULT_BUNDLED or args.assemble else None
+        except FaceError as exc:
+            print(f"  {m.name:<12} {m.description}: unavailable ({exc})")
+            continue
+        where = f"{path} ({path.stat().st_size / 2**20:.0f} MiB)" if path else "assembled into the data dir on first use"
+        print(f"  {m.name:<12} {m.description}\n               {where}")
+    return 0
+
+
+def cmd_characters(args) -> int:
+    from characters import load_cards
+
+    cards = load_cards()
+    rows = [{"id": c.id, "name": c.name["en"], "works": list(c.works), "as_of": c.as_of,
+             "description": c.description["en"]} for c in cards.values()]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        point = ", ".join(f"{w}: {e}" for w, e in r["as_of"].items())
+        print(f"{r['id']:<9} {r['name']:<34} {'+'.join(r['works']):<11} default story point: {point}")
+        print(f"          {r['description']}")
+    return 0
+
+
+def _interviewer(args):
+    from chat.chain import Interviewer
+
+    return Interviewer(settings_from(args))
+
+
+def cmd_ask(args) -> int:
+    from characters import get_card
+
+    interviewer = _interviewer(args)
+    get_card(args.character)  # unknown character: one-line error before any loading
+    ans = interviewer.answer(args.character, args.question, as_of=args.as_of, lang=args.lang)
+    if args.json:
+        print(json.dumps(ans.as_json(), ensure_ascii=False, indent=2))
+        return 0
+    print(ans.answer)
+    for i, c in enumerate(ans.citations, 1):
+        print(f"  [{i}] {c['source_file']} {c['start']}-{c['end']}: {c['english']}")
+    print(f"  ({ans.mode}; {ans.backend}:{ans.model}{'; partial' if ans.partial else ''})")
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from characters import get_card
+
+    card = get_card(args.character)
+    interviewer = _interviewer(args)
+    history: list[dict] = []
+    print(f"Talking to {card.name['en']} ({', '.join(card.works)}). Empty line or Ctrl-D ends; /ooc asks the narrator.")
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            print()
+            return 0
+        if not line.strip():
+            return 0
+        try:
+            ans = interviewer.answer(card.id, line, history=history, as_of=args.as_of, lang=args.lang)
+        except FaceError as exc:  # the conversation goes on after a bad message
+            print(f"error: {exc}")
+            continue
+        print(f"{card.id}> {ans.answer}")
+        history += [{"role": "user", "content": line}, {"role": "assistant", "content": ans.answer}]
+
+
 def cmd_ui(args) -> int:
     from ui.web import launch
 
@@ -106,6 +202,7 @@ def cmd_ui(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="app.py", description="Interview the characters of Kobo Abe's The Face of Another.")
     _store_flags(parser)
+    _backend_flags(parser)
     parser.add_argument("--host", default="127.0.0.1", help="UI bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="UI port (default 7860)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -132,10 +229,33 @@ def build_parser() -> argparse.ArgumentParser:
     _store_flags(p)
     p.set_defaults(func=cmd_search)
 
+    p = sub.add_parser("models", help="list backends and bundled models with their paths and sizes")
+    p.add_argument("--assemble", action="store_true", help="also assemble Gemma 3 270M now to show its size")
+    _store_flags(p)
+    _backend_flags(p)
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("characters", help="list the characters: ids, names, works, default story points")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_characters)
+
+    for name, helptext in (("ask", "ask a character one question"), ("chat", "a conversation in the terminal")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--character", required=True, help="hero, wife, doctor, k, girl or daughter")
+        if name == "ask":
+            p.add_argument("question")
+            p.add_argument("--json", action="store_true", help="print the answer with sentences and citations")
+        p.add_argument("--as-of", help="the story point the character lives at (an event id)")
+        p.add_argument("--lang", choices=["en", "ru", "de"], help="answer language (default: the question's)")
+        _store_flags(p)
+        _backend_flags(p)
+        p.set_defaults(func=cmd_ask if name == "ask" else cmd_chat)
+
     p = sub.add_parser("ui", help="serve the browser app (the default command)")
     p.add_argument("--host", default=argparse.SUPPRESS, help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=argparse.SUPPRESS, help="port (default 7860)")
     _store_flags(p)
+    _backend_flags(p)
     p.set_defaults(func=cmd_ui)
     return parser
 

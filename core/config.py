@@ -42,6 +42,14 @@ FIELDS: dict[str, Field] = {
     "embedder": Field("FACE_EMBEDDER", "e5-local", str),
     "embed_model": Field("FACE_EMBED_MODEL", "", str),
     "embed_base_url": Field("FACE_EMBED_BASE_URL", "", str),
+    "backend": Field("FACE_BACKEND", "llamacpp", str),
+    "model": Field("FACE_MODEL", "", str),
+    "model_path": Field("FACE_MODEL_PATH", "", str),
+    "base_url": Field("OPENAI_BASE_URL", "", str),
+    "threads": Field("FACE_THREADS", 2, int),
+    "context": Field("FACE_CONTEXT", 0, int),
+    "timeout": Field("FACE_TIMEOUT", 60.0, float),
+    "retries": Field("FACE_RETRIES", 3, int),
     "chunk_tokens": Field("FACE_CHUNK_TOKENS", 80, int),
     "chunk_overlap": Field("FACE_CHUNK_OVERLAP", 40, int),
 }
@@ -57,6 +65,14 @@ class Settings:
     embedder: str
     embed_model: str
     embed_base_url: str
+    backend: str
+    model: str
+    model_path: str
+    base_url: str
+    threads: int
+    context: int
+    timeout: float
+    retries: int
     chunk_tokens: int
     chunk_overlap: int
 

@@ -9,8 +9,8 @@ Design choices:
 - Fusion: reciprocal rank fusion, ``sum(w / (60 + rank))``, reported as a 0..1 score (1 = ranked
   first by both). RRF needs no score calibration between cosine and BM25.
 - Filters are one ``SearchFilter``: scalar conditions (work, kind, ``as_of``) are pushed into the
-  Chroma ``where``; the same predicate is applied to BM25 candidates, so both sides agree.
-  ``as_of`` keeps only passages of that event's work whose latest event is not after it.
+  Chroma ``where``; the same predicate is applied to every candidate, so both sides agree.
+  ``as_of`` keeps only passages whose latest event is not after the story point of their work.
 - The searcher reads every record once (documents and metadata) to build the BM25 indexes and the
   chunk table used to assemble results; ``refresh()`` rebuilds after an ingest. On first use an
   empty or stale store is ingested automatically.
@@ -39,40 +39,51 @@ MAX_QUERY_CHARS = 2000
 
 @dataclass(frozen=True)
 class SearchFilter:
+    """Which chunks may be returned.
+
+    ``as_of``: events, at most one per work; only those works, and in each only chunks whose latest
+    event is not after it. ``events``: a knowledge scope; every event of a chunk must be in it.
+    ``characters``: only chunks mentioning one of them.
+    """
+
     work: str | None = None
     kinds: tuple[str, ...] | None = None
-    as_of: Event | None = None
-    events: frozenset | None = None      # scope: only chunks tagged with one of these events
-    characters: frozenset | None = None  # scope: only chunks mentioning one of these characters
+    as_of: tuple[Event, ...] = ()
+    events: frozenset | None = None
+    characters: frozenset | None = None
 
     def __post_init__(self):
         if self.work is not None and self.work not in WORKS:
             raise UsageError(f"unknown work {self.work!r}; choose one of: {', '.join(WORKS)}")
         if self.kinds and set(self.kinds) - set(KINDS):
             raise UsageError(f"unknown kind in {self.kinds}; choose from: {', '.join(KINDS)}")
-        if self.as_of and self.work and self.as_of.work != self.work:
-            raise UsageError(f"event {self.as_of.id!r} belongs to the {self.as_of.work}, not the {self.work}")
+        works = [e.work for e in self.as_of]
+        if len(works) != len(set(works)):
+            raise UsageError("give at most one story point per work")
+        for ev in self.as_of:
+            if self.work and ev.work != self.work:
+                raise UsageError(f"event {ev.id!r} belongs to the {ev.work}, not the {self.work}")
 
     def where(self) -> dict | None:
         conds = []
-        work = self.as_of.work if self.as_of else self.work
-        if work:
-            conds.append({"work": work})
+        if self.work:
+            conds.append({"work": self.work})
         if self.kinds:
             conds.append({"kind": {"$in": list(self.kinds)}})
-        if self.as_of:
-            conds += [{"event_max": {"$gte": 1}}, {"event_max": {"$lte": self.as_of.order}}]
+        spans = [{"$and": [{"work": e.work}, {"event_max": {"$gte": 1}}, {"event_max": {"$lte": e.order}}]}
+                 for e in self.as_of]
+        if spans:
+            conds.append(spans[0] if len(spans) == 1 else {"$or": spans})
         return None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
 
     def accepts(self, meta: dict) -> bool:
-        work = self.as_of.work if self.as_of else self.work
-        if work and meta["work"] != work:
+        if self.work and meta["work"] != self.work:
             return False
         if self.kinds and meta["kind"] not in self.kinds:
             return False
-        if self.as_of and not (1 <= meta["event_max"] <= self.as_of.order):
+        if self.as_of and not any(e.work == meta["work"] and 1 <= meta["event_max"] <= e.order for e in self.as_of):
             return False
-        if self.events is not None and not (set(filter(None, meta["events"].split(","))) & self.events):
+        if self.events is not None and not set(filter(None, meta["events"].split(","))) <= self.events:
             return False
         if self.characters is not None and not (set(filter(None, meta["characters"].split(","))) & self.characters):
             return False

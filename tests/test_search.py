@@ -55,7 +55,7 @@ def test_work_and_kind_filters(searcher):
 
 def test_as_of_hides_everything_after_the_event(searcher):
     ev = CORPUS.event("meeting_k")
-    hits = searcher.search("What did your wife write in her letter?", k=10, flt=SearchFilter(as_of=ev))
+    hits = searcher.search("What did your wife write in her letter?", k=10, flt=SearchFilter(as_of=(ev,)))
     orders = {e.id: e.order for e in CORPUS.events}
     assert hits
     for h in hits:
@@ -63,6 +63,16 @@ def test_as_of_hides_everything_after_the_event(searcher):
         assert max(orders[e] for e in h.chunk["events"]) <= ev.order
     later = searcher.search("What did your wife write in her letter?", k=3)
     assert any("wifes_letter" in h.chunk["events"] for h in later)
+    both = SearchFilter(as_of=(ev, CORPUS.event("hero_xray")))  # one story point per work
+    for h in searcher.search("What happened to your face?", k=10, flt=both):
+        limit = ev.order if h.chunk["work"] == "novel" else CORPUS.event("hero_xray").order
+        assert max(orders[e] for e in h.chunk["events"]) <= limit
+
+
+def test_scope_keeps_only_chunks_whose_events_are_all_known(searcher):
+    known = frozenset({"meeting_k", "artificial_finger"})
+    hits = searcher.search("What did you show him?", k=5, flt=SearchFilter(events=known))
+    assert hits and all(set(h.chunk["events"]) <= known for h in hits)
 
 
 def run_cli(*args, settings=None):

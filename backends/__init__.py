@@ -1,0 +1,28 @@
+"""Model backends, picked by name from a registry that fails loudly on an unknown name.
+
+    >>> get_backend(load_settings({"backend": "llamacpp"})).describe()
+    'llamacpp:smollm2'
+    >>> get_backend(load_settings({"backend": "gpt9"}))
+    Traceback (most recent call last):
+    core.errors.UnknownNameError: unknown backend 'gpt9'; choose one of: llamacpp, openai
+"""
+from __future__ import annotations
+
+from backends.base import Backend, GenerationOptions, StreamCut
+from backends.llamacpp import LlamaCppBackend
+from backends.openai_compat import OpenAIBackend
+from core.errors import UnknownNameError
+
+BACKENDS: dict[str, type[Backend]] = {cls.name: cls for cls in (LlamaCppBackend, OpenAIBackend)}
+
+__all__ = ["BACKENDS", "Backend", "GenerationOptions", "StreamCut", "get_backend"]
+
+
+def get_backend(settings) -> Backend:
+    """Build the configured backend (cheap: nothing loads or connects until first use)."""
+    if settings.backend not in BACKENDS:
+        raise UnknownNameError("backend", settings.backend, BACKENDS)
+    return BACKENDS[settings.backend](
+        model=settings.model, model_path=settings.model_path, base_url=settings.base_url,
+        threads=settings.threads, context=settings.context, timeout=settings.timeout,
+        retries=settings.retries, data_dir=settings.data_dir)

@@ -1,0 +1,58 @@
+"""The backend interface: stream a chat completion from a list of messages.
+
+Design choices (after simonw/llm's ``Model.execute``): a backend is one small class with
+``stream(messages, options)`` yielding text deltas, ``context_window`` and ``count_tokens``. It is
+cheap to construct; weights or connections are opened on first use. A stream that breaks after
+some text raises ``StreamCut`` carrying that text, so callers can keep it, marked as partial.
+
+    >>> opts = GenerationOptions(max_tokens=40, seed=7)
+    >>> "".join(backend.stream([{"role": "user", "content": "Hi"}], opts))   # doctest: +SKIP
+    'Hello! How can I help?'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from core.errors import BackendError
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    temperature: float = 0.2
+    max_tokens: int = 160
+    stop: tuple[str, ...] = ()
+    seed: int | None = 42
+    repeat_penalty: float | None = 1.15  # llama.cpp and OpenAI-compatible local servers only
+
+
+class StreamCut(BackendError):
+    """The stream stopped after some text; ``partial`` holds what arrived."""
+
+    def __init__(self, message: str, partial: str):
+        super().__init__(message)
+        self.partial = partial
+
+
+class Backend:
+    name = "base"
+
+    @property
+    def model(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def context_window(self) -> int:
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        raise NotImplementedError
+
+    def stream(self, messages: list[dict], options: GenerationOptions = GenerationOptions()) -> Iterator[str]:
+        raise NotImplementedError
+
+    def complete(self, messages: list[dict], options: GenerationOptions = GenerationOptions()) -> str:
+        return "".join(self.stream(messages, options))
+
+    def describe(self) -> str:
+        return f"{self.name}:{self.model}"

@@ -1,0 +1,82 @@
+"""One suite, every backend: real generation with the bundled GGUF in process (llamacpp) and
+through a real OpenAI-compatible server started here (`python -m llama_cpp.server`, openai)."""
+import pytest
+
+from backends import BACKENDS, GenerationOptions, get_backend
+from backends.bundled import bundled
+from backends.langchain_chat import BackendChatModel
+from core.config import load_settings
+from core.errors import BackendError, UnknownNameError
+
+from servers import llama_server
+
+MSG = [{"role": "system", "content": "You answer in one short sentence."},
+       {"role": "user", "content": "Name a colour."}]
+GREEDY = GenerationOptions(temperature=0.0, max_tokens=12, seed=7)
+
+
+@pytest.fixture(scope="module")
+def backends(tmp_path_factory):
+    data = str(tmp_path_factory.mktemp("data"))
+    model = str(bundled("smollm2").path(data))
+    with llama_server(model) as port:
+        yield {
+            "llamacpp": get_backend(load_settings({"backend": "llamacpp", "data_dir": data}, env={})),
+            "openai": get_backend(load_settings({"backend": "openai", "model": "smollm2", "data_dir": data,
+                                                 "base_url": f"http://127.0.0.1:{port}/v1"}, env={})),
+        }
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_streams_text_deterministically_with_a_fixed_seed(name, backends):
+    b = backends[name]
+    deltas = list(b.stream(MSG, GREEDY))
+    assert len(deltas) >= 2 and "".join(deltas).strip()
+    assert b.complete(MSG, GREEDY) == "".join(deltas)
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_max_tokens_and_stop_are_honoured(name, backends):
+    b = backends[name]
+    long = b.complete([{"role": "user", "content": "Count from one to fifty in words."}],
+                      GenerationOptions(temperature=0.0, max_tokens=8, seed=1))
+    assert 1 <= b.count_tokens(long) <= 10
+    full = b.complete(MSG, GREEDY)
+    stop_word = full.split()[1] if len(full.split()) > 1 else full.split()[0]
+    cut = b.complete(MSG, GenerationOptions(temperature=0.0, max_tokens=12, seed=7, stop=(stop_word,)))
+    assert stop_word not in cut and full.startswith(cut.rstrip())
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_reports_context_window_and_counts_tokens(name, backends):
+    b = backends[name]
+    assert b.context_window >= 2048
+    assert 0 < b.count_tokens("The man who lost his face.") < 20
+    assert b.describe().startswith(name + ":")
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_langchain_adapter_invokes_and_streams(name, backends):
+    chat = BackendChatModel(backend=backends[name], options=GREEDY)
+    whole = chat.invoke([("system", MSG[0]["content"]), ("human", MSG[1]["content"])]).content
+    parts = [c.content for c in chat.stream([("system", MSG[0]["content"]), ("human", MSG[1]["content"])])]
+    assert whole and "".join(parts) == whole
+
+
+def test_unknown_backend_and_missing_model_file_are_clear(tmp_path):
+    with pytest.raises(UnknownNameError, match="llamacpp, openai"):
+        get_backend(load_settings({"backend": "gpt9"}, env={}))
+    b = get_backend(load_settings({"model_path": str(tmp_path / "nope.gguf")}, env={}))
+    with pytest.raises(BackendError, match="--model-path"):
+        b.complete(MSG)
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf at all")
+    with pytest.raises(BackendError, match="valid GGUF"):
+        get_backend(load_settings({"model_path": str(bad)}, env={})).complete(MSG)
+
+
+def test_gemma_is_selectable_by_name(tmp_path):
+    b = get_backend(load_settings({"model": "gemma3-270m", "data_dir": str(tmp_path)}, env={}))
+    assert b.model == "gemma3-270m"
+    assert b.complete(MSG, GenerationOptions(temperature=0.0, max_tokens=4, seed=1)) is not None
+    assert (tmp_path / "models" / "gemma-3-270m-q4_k_m.gguf").stat().st_size > 100_000_000
