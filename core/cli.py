@@ -146,6 +146,22 @@ def cmd_characters(args) -> int:
     return 0
 
 
+def cmd_cards(args) -> int:
+    from characters.card_v2 import export_v2, import_file
+
+    if args.action == "export":
+        text = json.dumps(export_v2(args.character), ensure_ascii=False, indent=2)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+            print(f"wrote {args.out}")
+        else:
+            print(text)
+    else:
+        print(f"imported into {import_file(args.file, overwrite=args.overwrite)}")
+    return 0
+
+
 def _interviewer(args):
     from chat.chain import Interviewer
 
@@ -238,6 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("characters", help="list the characters: ids, names, works, default story points")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_characters)
+
+    p = sub.add_parser("cards", help="export or import Character Card V2 JSON (SillyTavern format)")
+    cards = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    e = cards.add_parser("export", help="print (or --out) a character as Character Card V2 JSON")
+    e.add_argument("--character", required=True)
+    e.add_argument("--out")
+    i = cards.add_parser("import", help="turn a Character Card V2 JSON file into characters/<id>.yaml")
+    i.add_argument("file")
+    i.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_cards)
 
     for name, helptext in (("ask", "ask a character one question"), ("chat", "a conversation in the terminal")):
         p = sub.add_parser(name, help=helptext)
