@@ -113,7 +113,8 @@ class Interviewer:
 
     # -- public -----------------------------------------------------------------------------
     def answer(self, character: str, question: str, history=(), as_of: str | None = None,
-               lang: str | None = None, use_retrieval: bool = True) -> Answer:
+               lang: str | None = None, use_retrieval: bool = True, k: int | None = None,
+               temperature: float | None = None) -> Answer:
         question = clean_message(question)
         ooc = question.lower().startswith(prompts()["ooc_prefix"])
         if ooc:
@@ -130,8 +131,11 @@ class Interviewer:
             text = card.line(kind, lang, zlib.crc32(question.encode()))
             return Answer(answer=text, mode="abstained", abstained=True, reason=f"probe:{probe}",
                           sentences=[{"text": text, "supported": True, "score": 1.0, "citations": []}], **base)
-        state = dict(card=card, question=question, history=list(history)[-2 * HISTORY_TURNS:], lang=lang,
-                     flt=flt, ooc=ooc, base=base, use_retrieval=use_retrieval)
+        opts = self.options if temperature is None else GenerationOptions(
+            **{**self.options.__dict__, "temperature": float(temperature)})
+        history = [{"role": m["role"], "content": m["content"]} for m in history][-2 * HISTORY_TURNS:]
+        state = dict(card=card, question=question, history=history, lang=lang, flt=flt, ooc=ooc, base=base,
+                     use_retrieval=use_retrieval, k=k or self.k, options=opts)
         return self.chain.invoke(state)
 
     # -- steps ------------------------------------------------------------------------------
@@ -144,7 +148,7 @@ class Interviewer:
 
     def _retrieve(self, s) -> dict:
         card, flt = s["card"], s["flt"]
-        hits = self.searcher.search(s["query"], k=self.k, flt=flt, lang=s["lang"]) if s["use_retrieval"] else []
+        hits = self.searcher.search(s["query"], k=s.get("k", self.k), flt=flt, lang=s["lang"]) if s["use_retrieval"] else []
         if s["ooc"]:
             return {"hits": hits, "memories": []}
         ranked = self.memories.top(card, s["query"], k=40, allowed=card.memories_in(flt))
@@ -172,7 +176,7 @@ class Interviewer:
             question=s["question"], **values)
 
     def _generate(self, s) -> dict:
-        model = BackendChatModel(backend=self.backend, options=self.options)
+        model = BackendChatModel(backend=self.backend, options=s.get("options", self.options))
         parts: list[str] = []
         try:
             for chunk in model.stream(s["messages"]):

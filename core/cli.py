@@ -221,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_flags(parser)
     parser.add_argument("--host", default="127.0.0.1", help="UI bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="UI port (default 7860)")
+    parser.add_argument("--auth", help="USER:PASSWORD login for the UI (or env FACE_AUTH)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("events", help="list the story timeline in story order")
@@ -280,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", help="serve the browser app (the default command)")
     p.add_argument("--host", default=argparse.SUPPRESS, help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=argparse.SUPPRESS, help="port (default 7860)")
+    p.add_argument("--auth", default=argparse.SUPPRESS, help="USER:PASSWORD login (or env FACE_AUTH)")
     _store_flags(p)
     _backend_flags(p)
     p.set_defaults(func=cmd_ui)

@@ -1,51 +1,215 @@
-"""The browser app: Gradio Blocks on 127.0.0.1, no share link.
+"""The browser app: interview a character, see the sources each answer rests on.
 
-Design choices: ``build_app(settings)`` returns the Blocks and starts nothing; ``launch(args)`` binds
-(127.0.0.1 by default) and warns loudly on a public bind without auth. The store and embedder load
-lazily on the first request, never at import.
+Design choices:
+- ``respond(...)`` is a pure streaming function (question + state in, successive UI states out);
+  ``build_app(settings)`` returns the Blocks and starts nothing; ``launch(args)`` binds 127.0.0.1
+  by default, never shares, and warns on a public bind without auth.
+- The answer streams word by word *after* the grounding guard, so what appears is always the
+  checked answer, never a draft that is later taken back.
+- History lives on the server (SQLite in the data dir) keyed by a session id kept in the
+  browser's localStorage (``gr.BrowserState``) and by character, so it survives a reload and a
+  restart, and switching character shows that character's own conversation.
+- Every error becomes a visible one-line message; the conversation so far stays.
+- The store, the embedder and the model load on the first question, not at start.
 """
 from __future__ import annotations
 
+import html
+import os
 import sys
+import tempfile
+import uuid
 
 from core.errors import FaceError
 
-
-def _render(hits) -> str:
-    if not hits:
-        return "_No passage matches._"
-    out = []
-    for i, h in enumerate(hits, 1):
-        c = h.chunk
-        label = "film review (ru)" if c["work"] == "film" else "novel summary (de)"
-        out.append(f"**[{i}] {label} · {c['kind']} · {', '.join(c['events'])}** (score {h.score:.2f})\n\n"
-                   f"> {c['text']}\n\n_English:_ {c['renderings']['en']}")
-    return "\n\n---\n\n".join(out)
+WORK_LABEL = {"film": "film review (Russian)", "novel": "novel summary (German)"}
+CSS = ".citation{margin-bottom:.8em} .dropped{color:#8a1c1c} .as-of{color:#555}"
 
 
-def build_app(settings):
+def _sources_html(meta: dict | None, as_of_note: str = "") -> str:
+    if not meta:
+        return f"<div id='sources'><p><i>Sources of the last answer appear here.</i></p>{as_of_note}</div>"
+    parts = [f"<div id='sources'><p><b>How this answer was made:</b> {html.escape(meta.get('mode', ''))}"
+             f"{' (partial: the model stopped mid-answer)' if meta.get('partial') else ''}</p>"]
+    for i, c in enumerate(meta.get("citations", [])):
+        used = [j + 1 for j, s in enumerate(meta.get("sentences", [])) if i in s.get("citations", [])]
+        parts.append(
+            f"<div class='citation'><b>[{i + 1}] {WORK_LABEL.get(c.get('work'), c['source_file'])}</b>, "
+            f"{html.escape(c['source_file'])} {c['start']}–{c['end']}"
+            f"{' · supports sentence ' + ', '.join(map(str, used)) if used else ''}"
+            f"<blockquote class='original'>{html.escape(c['text'])}</blockquote>"
+            f"<blockquote class='english'><i>English:</i> {html.escape(c['english'])}</blockquote></div>")
+    dropped = meta.get("dropped") or []
+    if dropped:
+        items = "".join(f"<li><s>{html.escape(d['text'])}</s> — {html.escape('; '.join(d['reasons']))}</li>" for d in dropped)
+        parts.append(f"<div class='dropped'><b>Removed by the grounding guard (not supported by the texts):</b><ul>{items}</ul></div>")
+    parts.append(as_of_note + "</div>")
+    return "".join(parts)
+
+
+def _chat_view(messages: list[dict], name: str = "") -> list[dict]:
+    """Gradio's message format; the character's name heads each reply."""
+    return [{"role": m["role"], "content": f"**{name}:** {m['content']}" if name and m["role"] == "assistant"
+             else m["content"]} for m in messages]
+
+
+def respond(message, character, as_of, lang, k, temperature, session, *, interviewer, transcripts, name=""):
+    """Yield (chat messages, sources html, error text, textbox value) while answering ``message``."""
+    try:
+        past = transcripts.messages(session, character)
+    except FaceError as exc:
+        yield [], _sources_html(None), f"⚠️ {exc}", message
+        return
+    view = _chat_view(past, name) + [{"role": "user", "content": message}]
+    try:
+        ans = interviewer.answer(character, message, history=past, as_of=as_of or None,
+                                 lang=None if lang == "auto" else lang, k=int(k), temperature=float(temperature))
+    except FaceError as exc:
+        yield _chat_view(past, name), _sources_html(None), f"⚠️ {exc}", message
+        return
+    head = f"**{name}:** " if name else ""
+    words = ans.answer.split(" ")
+    for i in range(1, len(words) + 1, 3):  # stream the checked answer a few words at a time
+        yield view + [{"role": "assistant", "content": head + " ".join(words[:i])}], _sources_html(None), "", ""
+    meta = ans.as_json()
+    try:
+        transcripts.add_turn(session, character, message, meta)
+        error = ""
+    except FaceError as exc:
+        error = f"⚠️ {exc}"
+    yield view + [{"role": "assistant", "content": head + ans.answer}], _sources_html(meta), error, ""
+
+
+def build_app(settings, interviewer=None):
     import gradio as gr
 
-    from retrieval.search import Searcher, SearchFilter
+    from characters import load_cards
+    from chat.chain import Interviewer
+    from retrieval.corpus import load_corpus
+    from ui.transcripts import Transcripts, to_json, to_markdown
 
-    searcher = Searcher(settings)
+    corpus = load_corpus(settings.seeds_dir)
+    cards = load_cards(corpus=corpus)
+    transcripts = Transcripts(settings.data_dir)
+    lazy = {"iv": interviewer}
 
-    def find(query, work, k):
+    def iv():
+        if lazy["iv"] is None:
+            lazy["iv"] = Interviewer(settings)
+        return lazy["iv"]
+
+    choices = [(f"{c.name['en']} — {' & '.join(c.works)}", c.id) for c in cards.values()]
+    default = "hero" if "hero" in cards else next(iter(cards))
+
+    def card_md(cid):
+        c = cards[cid]
+        return f"**{c.name['en']}** · {' & '.join(c.works)}  \n{c.description['en']}"
+
+    def event_choices(cid):
+        return [(f"{e.work} {e.order}. {e.description[:70]}", e.id) for e in corpus.events if e.work in cards[cid].works]
+
+    def as_of_note(cid, as_of):
+        points = cards[cid].story_points(corpus, as_of or None)
+        text = "; ".join(f"{p.work}: up to “{p.description[:60]}…”" for p in points)
+        return f"<p class='as-of'><i>Story time — the character lives {html.escape(text)}. Later passages are out of reach.</i></p>"
+
+    def new_session(sid):
+        return sid or uuid.uuid4().hex
+
+    def load(cid, sid):
+        sid = new_session(sid)
+        msgs = transcripts.messages(sid, cid)
+        last = next((m["meta"] for m in reversed(msgs) if m["role"] == "assistant"), None)
+        default_point = cards[cid].as_of[cards[cid].works[0]]
+        return (sid, _chat_view(msgs, cards[cid].name["en"]), _sources_html(last, as_of_note(cid, default_point)), card_md(cid),
+                gr.update(choices=event_choices(cid), value=default_point), "")
+
+    def send(message, cid, as_of, lang, k, temperature, sid):
+        sid = new_session(sid)
+        for chat, sources, error, box in respond(message, cid, as_of, lang, k, temperature, sid, interviewer=iv(),
+                                                  transcripts=transcripts, name=cards[cid].name["en"]):
+            yield chat, sources, error, box, sid
+
+    def regenerate(cid, as_of, lang, k, temperature, sid):
         try:
-            flt = SearchFilter(work=None if work == "both" else work)
-            return _render(searcher.search(query, k=int(k), flt=flt))
+            question = transcripts.pop_turn(sid, cid)
         except FaceError as exc:
-            return f"**Error:** {exc}"
+            yield gr.update(), gr.update(), f"⚠️ {exc}", gr.update(), sid
+            return
+        if question is None:
+            yield gr.update(), gr.update(), "Nothing to regenerate yet.", gr.update(), sid
+            return
+        yield from send(question, cid, as_of, lang, k, temperature, sid)
 
-    with gr.Blocks(title="The Face of Another") as app:
-        gr.Markdown("# The Face of Another\nSearch the two sources (Russian film review, German novel summary) "
-                    "in English, Russian or German.")
-        with gr.Row():
-            query = gr.Textbox(label="Question", placeholder="What did K. show you?", scale=4)
-            work = gr.Radio(["both", "novel", "film"], value="both", label="Work")
-            k = gr.Slider(1, 10, value=5, step=1, label="Passages")
-        results = gr.Markdown()
-        query.submit(find, [query, work, k], results)
+    def undo(cid, sid):
+        try:
+            transcripts.pop_turn(sid, cid)
+        except FaceError as exc:
+            return gr.update(), f"⚠️ {exc}"
+        return _chat_view(transcripts.messages(sid, cid), cards[cid].name["en"]), ""
+
+    def clear(cid, sid):
+        try:
+            transcripts.clear(sid, cid)
+        except FaceError as exc:
+            return gr.update(), f"⚠️ {exc}"
+        return [], ""
+
+    def export(cid, sid, fmt):
+        msgs = transcripts.messages(sid, cid)
+        text = to_markdown(cards[cid].name["en"], msgs) if fmt == "md" else to_json(cid, msgs)
+        path = os.path.join(tempfile.mkdtemp(prefix="transcript-"), f"interview-{cid}.{fmt}")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return path
+
+    active = f"{settings.backend}: {settings.model or settings.model_path or 'smollm2 (bundled)'}"
+    with gr.Blocks(title="The Face of Another — interviews") as app:
+        session = gr.BrowserState("", storage_key="face_session")
+        gr.Markdown("# The Face of Another\nInterview the characters of Kobo Abe's novel (1964) and "
+                    "Teshigahara's film (1966). Answers rest on the two source texts; see the sources on the right.")
+        with gr.Tab("Interview"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    character = gr.Dropdown(choices, value=default, label="Character", elem_id="character")
+                    card = gr.Markdown(card_md(default), elem_id="card")
+                    chat = gr.Chatbot(label="Interview", height=460, elem_id="chat")
+                    error = gr.Markdown("", elem_id="error")
+                    box = gr.Textbox(placeholder="Ask a question in English, Russian or German…", show_label=False,
+                                     elem_id="message", submit_btn=True)
+                    with gr.Row():
+                        regen_btn = gr.Button("Regenerate", size="sm")
+                        undo_btn = gr.Button("Undo", size="sm")
+                        clear_btn = gr.Button("Clear", size="sm")
+                        md_btn = gr.DownloadButton("Export Markdown", size="sm")
+                        json_btn = gr.DownloadButton("Export JSON", size="sm")
+                with gr.Column(scale=2):
+                    as_of = gr.Dropdown(event_choices(default), value=cards[default].as_of[cards[default].works[0]],
+                                        label="Story time: the character lives up to", elem_id="as_of")
+                    sources = gr.HTML(_sources_html(None), label="Sources", elem_id="sources_panel")
+                    with gr.Accordion("Settings", open=False):
+                        gr.Markdown(f"Active model: **{active}** (change with `--backend`, `--model`, `--base-url`)")
+                        lang = gr.Radio(["auto", "en", "ru", "de"], value="auto", label="Answer language")
+                        k = gr.Slider(1, 10, value=5, step=1, label="Passages retrieved")
+                        temperature = gr.Slider(0.0, 1.5, value=0.2, step=0.1, label="Temperature")
+        with gr.Tab("About the sources"):
+            for src in corpus.sources:
+                english = " ".join(seg.in_language("en") for seg in src.segments)
+                gr.Markdown(f"### {src.file} — {WORK_LABEL.get(src.work, src.work)}\n{src.description}\n\n"
+                            f"**Original ({src.language}):**\n\n{src.text()}\n\n"
+                            f"**English rendering (made in this project):**\n\n{english}")
+
+        inputs = [character, as_of, lang, k, temperature, session]
+        outs = [chat, sources, error, box, session]
+        box.submit(send, [box, *inputs], outs)
+        regen_btn.click(regenerate, inputs, outs)
+        undo_btn.click(undo, [character, session], [chat, error])
+        clear_btn.click(clear, [character, session], [chat, error])
+        md_btn.click(lambda c, s: export(c, s, "md"), [character, session], md_btn)
+        json_btn.click(lambda c, s: export(c, s, "json"), [character, session], json_btn)
+        character.change(load, [character, session], [session, chat, sources, card, as_of, error])
+        as_of.change(lambda c, a: _sources_html(None, as_of_note(c, a)), [character, as_of], sources)
+        app.load(load, [character, session], [session, chat, sources, card, as_of, error])
     return app
 
 
@@ -53,8 +217,12 @@ def launch(args) -> int:
     from core.cli import settings_from
 
     host, port = getattr(args, "host", "127.0.0.1"), getattr(args, "port", 7860)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: binding {host} exposes the app to the network", file=sys.stderr)
-    build_app(settings_from(args)).queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, share=False)
+    auth_raw = getattr(args, "auth", None) or os.environ.get("FACE_AUTH", "")
+    auth = tuple(auth_raw.split(":", 1)) if ":" in auth_raw else None
+    if host not in ("127.0.0.1", "localhost", "::1") and not auth:
+        print(f"warning: --host {host} serves the app to your network without a login; "
+              "add --auth USER:PASSWORD (or FACE_AUTH) or bind 127.0.0.1", file=sys.stderr)
+    app = build_app(settings_from(args))
+    app.queue(default_concurrency_limit=4).launch(server_name=host, server_port=port, share=False, auth=auth,
+                                                  show_error=False, quiet=True, css=CSS)
     return 0
