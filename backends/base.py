@@ -20,7 +20,7 @@ from core.errors import BackendError
 @dataclass(frozen=True)
 class GenerationOptions:
     temperature: float = 0.2
-    max_tokens: int = 160
+    max_tokens: int = 120
     stop: tuple[str, ...] = ()
     seed: int | None = 42
     repeat_penalty: float | None = 1.15  # llama.cpp and OpenAI-compatible local servers only

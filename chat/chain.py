@@ -43,7 +43,7 @@ MEMORY_MIN = 0.86        # boosted query-memory similarity needed to compose fro
 HIT_BONUS = 0.03         # boost for a memory citing a retrieved passage (x 1/rank); both calibrated
                          # on evals/datasets/heldout.jsonl, checked on validation.jsonl
 SUPPORTED_SHARE = 0.5    # share of the draft's sentences that must survive the guard
-HISTORY_TURNS = 2
+HISTORY_TURNS = 4       # at most this many past turns, fewer if the context window is short
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -169,11 +169,19 @@ class Interviewer:
             [("system", system), *[(m["role"] if m["role"] != "assistant" else "ai", "{h%d}" % i)
                                    for i, m in enumerate(s["history"])], ("human", "{question}")])
         values = {f"h{i}": m["content"] for i, m in enumerate(s["history"])}
-        return template.format_messages(
+        messages = template.format_messages(
             name=card.name.get(lang, card.name["en"]), works=" and ".join(card.works),
             description=card.description.get(lang, card.description["en"]), voice=card.voice,
             language=p["language_names"][lang], facts=facts, passages="\n".join(lines) or "-",
             question=s["question"], **values)
+        return self._fit(messages, s["options"].max_tokens if "options" in s else self.options.max_tokens)
+
+    def _fit(self, messages: list, reply_tokens: int) -> list:
+        """Drop the oldest history turns until prompt + reply fit the model's context window."""
+        budget = self.backend.context_window - reply_tokens - 64  # room for the chat template
+        while len(messages) > 2 and sum(self.backend.count_tokens(str(m.content)) for m in messages) > budget:
+            messages = [messages[0], *messages[3:]] if len(messages) > 3 else [messages[0], messages[-1]]
+        return messages
 
     def _generate(self, s) -> dict:
         model = BackendChatModel(backend=self.backend, options=s.get("options", self.options))
@@ -200,8 +208,8 @@ class Interviewer:
         card, lang, base = s["card"], s["lang"], s["base"]
         hits, mems = s["evidence"]["hits"], s["evidence"]["memories"]
         units = self._evidence(s)
-        self.guard.forbidden = (card.voice, *(str(f["text"]) for f in card.facts))
-        verdicts = self.guard.check(s["draft"]["text"], units, lang)
+        forbidden = (card.voice, *(str(f["text"]) for f in card.facts), *prompts()["persona_system"].split("\n"))
+        verdicts = self.guard.check(s["draft"]["text"], units, lang, forbidden)
         kept = [v for v in verdicts if v.supported]
         dropped = [{"text": v.text, "score": v.score, "reasons": v.reasons} for v in verdicts if not v.supported]
         cites = _Citations(self.searcher.corpus, hits)

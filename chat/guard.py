@@ -87,28 +87,39 @@ def _specifics(sentence: str) -> list[str]:
 
 
 class Guard:
-    def __init__(self, embedder, sim_min: float = SIM_MIN, coverage_min: float = COVERAGE_MIN,
-                 forbidden: tuple[str, ...] = ()):
+    def __init__(self, embedder, sim_min: float = SIM_MIN, coverage_min: float = COVERAGE_MIN):
         self.embedder = embedder
         self.sim_min = sim_min
         self.coverage_min = coverage_min
-        self.forbidden = tuple(f.lower() for f in forbidden if len(f) > 20)  # prompt/card lines
+        self._cache: dict[str, np.ndarray] = {}
 
-    def check(self, answer_or_sentences, evidence: list[Evidence], lang: str) -> list[SentenceVerdict]:
+    def _embed_evidence(self, texts: list[str]) -> np.ndarray:
+        """Evidence texts recur from turn to turn (the same passages and memories): embed each once."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache.update(zip(todo, self.embedder.embed_documents(todo)))
+        return np.stack([self._cache[t] for t in texts])
+
+    def check(self, answer_or_sentences, evidence: list[Evidence], lang: str,
+              forbidden: tuple[str, ...] = ()) -> list[SentenceVerdict]:
+        """Verdicts per sentence; ``forbidden``: prompt or card text that must never be repeated."""
+        forbidden = tuple(f.lower()[:60] for f in forbidden if len(f) > 20)
         sentences = (dedupe_sentences(answer_or_sentences) if isinstance(answer_or_sentences, str)
                      else list(answer_or_sentences))
         if not sentences:
             return []
         if not evidence:
             return [SentenceVerdict(s, False, 0.0, [], ["no evidence"]) for s in sentences]
-        sims = self.embedder.embed_documents(sentences) @ self.embedder.embed_documents([e.text for e in evidence]).T
+        sims = self.embedder.embed_documents(sentences) @ self._embed_evidence([e.text for e in evidence]).T
         stems = {lg: set() for lg in ("en", "ru", "de")}
         lowered = " ".join(e.text for e in evidence).lower()
         for e in evidence:
             stems[e.lang].update(tokenize(e.text, e.lang))
-        return [self._verdict(s, sims[i], evidence, stems, lowered, lang) for i, s in enumerate(sentences)]
+        return [self._verdict(s, sims[i], stems, lowered, lang, forbidden) for i, s in enumerate(sentences)]
 
-    def _verdict(self, sentence, sims, evidence, stems, lowered, lang) -> SentenceVerdict:
+    def _verdict(self, sentence, sims, stems, lowered, lang, forbidden) -> SentenceVerdict:
         reasons = []
         best = float(np.max(sims))
         if best < self.sim_min:
@@ -126,7 +137,7 @@ class Guard:
             reasons.append(f"language {s_lang} instead of {lang}")
         if _AI.search(sentence):
             reasons.append("speaks as an AI")
-        if any(f[:60] in sentence.lower() for f in self.forbidden):
+        if any(f in sentence.lower() for f in forbidden):
             reasons.append("repeats the prompt")
         order = np.argsort(-sims)
         rests_on = [int(i) for i in order[:2] if sims[i] >= self.sim_min - 0.02]

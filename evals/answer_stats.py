@@ -34,7 +34,8 @@ from retrieval.lexical import detect_language  # noqa: E402
 _WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
 
 
-def _source_text(corpus) -> str:
+def source_text(corpus) -> str:
+    """Every original and rendering, lower-cased: what an answer may name."""
     parts = []
     for src in corpus.sources:
         parts.append(src.text())
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
     paths = args.dataset or [str(DATASETS_DIR / "heldout.jsonl")]
     settings = load_settings({"backend": args.backend, "model": args.model})
     iv = Interviewer(settings)
-    allowed = _source_text(iv.searcher.corpus)
+    allowed = source_text(iv.searcher.corpus)
     items = [i for i in load_items(paths) if i.kind != "persona"]
     items = items[: args.limit] if args.limit else items
     rows, t0 = [], time.time()

@@ -12,20 +12,15 @@ from retrieval.corpus import load_corpus
 
 from test_search import run_cli
 
+from evals.answer_stats import invented_specifics, source_text
+
 CORPUS = load_corpus()
-SOURCE_TEXT = " ".join(s.text() + " " + " ".join(seg.in_language(l) for seg in s.segments for l in ("en", "ru", "de"))
-                       for s in CORPUS.sources).lower()
+SOURCE_TEXT = source_text(CORPUS)
 
 
 @pytest.fixture(scope="module")
 def iv(shared_settings, searcher):
     return Interviewer(shared_settings, searcher=searcher)
-
-
-def specifics(text):
-    """Names and numbers an answer asserts (capitalised words after the first, digits)."""
-    words = re.findall(r"[^\W\d_][^\W_]*", text)
-    return [w for w in words[1:] if w[0].isupper()] + re.findall(r"\d+", text)
 
 
 def cites(ans, seed, start):
@@ -60,7 +55,7 @@ def test_unanswerable_questions_invent_no_names_or_numbers(iv, character, questi
     ans = iv.answer(character, question)
     card_lines = " ".join(x for kind in get_card(character).lines.values() for xs in kind.values() for x in xs)
     allowed = (SOURCE_TEXT + " " + card_lines).lower()  # the texts and the card's own in-character lines
-    invented = [w for w in specifics(ans.answer) if w.lower() not in allowed]
+    invented = invented_specifics(ans.answer, allowed)
     assert not invented, ans.answer
 
 
@@ -141,3 +136,15 @@ def test_ask_json_contract(shared_settings, searcher):
 def test_ask_bad_input_is_one_line_exit_2(args, needle, shared_settings):
     out = run_cli(*args, settings=shared_settings)
     assert out.returncode == 2 and needle in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_history_is_trimmed_to_the_context_window(iv):
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    msgs = [SystemMessage("You are the hero.")] + [HumanMessage("word " * 300), AIMessage("word " * 300)] * 5 \
+        + [HumanMessage("And then?")]
+    fitted = iv._fit(msgs, 160)
+    total = sum(iv.backend.count_tokens(str(m.content)) for m in fitted)
+    assert total <= iv.backend.context_window - 160
+    assert fitted[0] is msgs[0] and fitted[-1] is msgs[-1] and len(fitted) < len(msgs)
+    assert iv._fit(msgs[:1] + msgs[-1:], 160) == msgs[:1] + msgs[-1:]
