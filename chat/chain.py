@@ -86,11 +86,20 @@ def clean_message(text) -> str:
     return text
 
 
+@lru_cache(maxsize=1)
+def _probe_patterns() -> dict[str, re.Pattern]:
+    """The YAML folds long patterns onto several lines; folding leaves a space after each ``|``."""
+    return {kind: re.compile(re.sub(r"\|\s+", "|", pattern.strip()), re.IGNORECASE)
+            for kind, pattern in prompts()["probes"].items()}
+
+
 def _probe(text: str) -> str | None:
-    for kind, pattern in prompts()["probes"].items():
-        if re.search(pattern.replace("\n", ""), text, re.IGNORECASE):
-            return kind
-    return None
+    """Which kind of character-breaking probe ``text`` is, if any.
+
+    >>> _probe("Ты языковая модель?"), _probe("Where is house S?")
+    ('ai', None)
+    """
+    return next((kind for kind, rx in _probe_patterns().items() if rx.search(text)), None)
 
 
 class Interviewer:

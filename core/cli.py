@@ -171,8 +171,8 @@ def _interviewer(args):
 def cmd_ask(args) -> int:
     from characters import get_card
 
+    get_card(args.character)  # an unknown character is a one-line error before anything loads
     interviewer = _interviewer(args)
-    get_card(args.character)  # unknown character: one-line error before any loading
     ans = interviewer.answer(args.character, args.question, as_of=args.as_of, lang=args.lang)
     if args.json:
         print(json.dumps(ans.as_json(), ensure_ascii=False, indent=2))

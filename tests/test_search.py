@@ -74,6 +74,8 @@ def test_scope_keeps_only_chunks_whose_events_are_all_known(searcher):
     known = frozenset({"meeting_k", "artificial_finger"})
     hits = searcher.search("What did you show him?", k=5, flt=SearchFilter(events=known))
     assert hits and all(set(h.chunk["events"]) <= known for h in hits)
+    girl = searcher.search("Who works with the mentally ill?", k=5, flt=SearchFilter(characters=frozenset({"girl"})))
+    assert girl and all("girl" in h.chunk["characters"] for h in girl)
 
 
 def run_cli(*args, settings=None):
