@@ -44,6 +44,8 @@ HIT_BONUS = 0.03         # boost for a memory citing a retrieved passage (x 1/ra
                          # on evals/datasets/heldout.jsonl, checked on validation.jsonl
 SUPPORTED_SHARE = 0.5    # share of the draft's sentences that must survive the guard
 HISTORY_TURNS = 4       # at most this many past turns, fewer if the context window is short
+PROMPT_PASSAGES = 3     # the best passages go into the prompt; the guard checks against all k retrieved
+ANSWER_TOKENS = 80      # "one to three short sentences"; every prompt token costs time on 2 cores
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -68,6 +70,8 @@ class Answer:
     partial: bool = False
     reason: str = ""
     as_of: dict = field(default_factory=dict)
+    draft: str = ""                 # the model's raw text before the guard ("" when no model call)
+    context: list = field(default_factory=list)     # passages the answer had: {source_file, start, end, ...}
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -77,6 +81,7 @@ def clean_message(text) -> str:
     """Strip control characters; refuse empty or over-long messages with a one-line reason."""
     if not isinstance(text, str):
         raise UsageError("the message must be text")
+    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")  # invalid UTF-8 from argv/stdin -> U+FFFD
     text = _CONTROL.sub(" ", text).strip()
     if not text:
         raise UsageError("the message is empty; type a question for the character")
@@ -111,7 +116,7 @@ class Interviewer:
         self.searcher = searcher or Searcher(settings)
         self.backend = backend or get_backend(settings)
         self.k = k
-        self.options = options or GenerationOptions()
+        self.options = options or GenerationOptions(max_tokens=ANSWER_TOKENS)
         self.memories = MemoryIndex(self.searcher.store.embedder, settings.data_dir)
         self.guard = Guard(self.searcher.store.embedder)
         self.chain = (RunnablePassthrough.assign(query=RunnableLambda(self._condense))
@@ -123,7 +128,9 @@ class Interviewer:
     # -- public -----------------------------------------------------------------------------
     def answer(self, character: str, question: str, history=(), as_of: str | None = None,
                lang: str | None = None, use_retrieval: bool = True, k: int | None = None,
-               temperature: float | None = None) -> Answer:
+               temperature: float | None = None, passages: list | None = None) -> Answer:
+        """``use_retrieval=False``: no passages and no memories (the no-retrieval baseline);
+        ``passages``: these search hits instead of searching (the oracle baseline)."""
         question = clean_message(question)
         ooc = question.lower().startswith(prompts()["ooc_prefix"])
         if ooc:
@@ -144,7 +151,7 @@ class Interviewer:
             **{**self.options.__dict__, "temperature": float(temperature)})
         history = [{"role": m["role"], "content": m["content"]} for m in history][-2 * HISTORY_TURNS:]
         state = dict(card=card, question=question, history=history, lang=lang, flt=flt, ooc=ooc, base=base,
-                     use_retrieval=use_retrieval, k=k or self.k, options=opts)
+                     use_retrieval=use_retrieval, passages=passages, k=k or self.k, options=opts)
         return self.chain.invoke(state)
 
     # -- steps ------------------------------------------------------------------------------
@@ -157,7 +164,11 @@ class Interviewer:
 
     def _retrieve(self, s) -> dict:
         card, flt = s["card"], s["flt"]
-        hits = self.searcher.search(s["query"], k=s.get("k", self.k), flt=flt, lang=s["lang"]) if s["use_retrieval"] else []
+        if not s["use_retrieval"]:
+            return {"hits": [], "memories": []}
+        hits = s.get("passages")
+        if hits is None:
+            hits = self.searcher.search(s["query"], k=s.get("k", self.k), flt=flt, lang=s["lang"])
         if s["ooc"]:
             return {"hits": hits, "memories": []}
         ranked = self.memories.top(card, s["query"], k=40, allowed=card.memories_in(flt))
@@ -167,7 +178,7 @@ class Interviewer:
     def _prompt(self, s) -> list:
         p, card, lang = prompts(), s["card"], s["lang"]
         lines = []
-        for n, h in enumerate(s["evidence"]["hits"], 1):
+        for n, h in enumerate(s["evidence"]["hits"][:PROMPT_PASSAGES], 1):
             c = h.chunk
             lines.append(p["passage_line"].format(n=n, label=p["source_labels"][c["work"]],
                                                   orig_language=p["language_names"][c["lang"]],
@@ -222,6 +233,7 @@ class Interviewer:
         kept = [v for v in verdicts if v.supported]
         dropped = [{"text": v.text, "score": v.score, "reasons": v.reasons} for v in verdicts if not v.supported]
         cites = _Citations(self.searcher.corpus, hits)
+        base = {**base, "draft": s["draft"]["text"], "context": [_context_item(h.chunk) for h in hits]}
         if kept and len(kept) >= SUPPORTED_SHARE * len(verdicts):
             sentences = [{"text": v.text, "supported": True, "score": v.score,
                           "citations": sorted({i for e in v.evidence for i in cites.of_unit(units[e], mems)})}
@@ -245,6 +257,11 @@ class Interviewer:
         text = card.line("abstain", lang, zlib.crc32(s["question"].encode()))
         return Answer(answer=text, mode="abstained", abstained=True, dropped=dropped, reason="nothing in scope",
                       sentences=[{"text": text, "supported": True, "score": 0.0, "citations": []}], **base)
+
+
+def _context_item(c: dict) -> dict:
+    return {"source_file": c["source_file"], "start": c["start"], "end": c["end"], "text": c["text"],
+            "language": c["lang"], "renderings": dict(c["renderings"])}
 
 
 def _hit_rank_weight(memory, hits) -> float:

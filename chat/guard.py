@@ -30,7 +30,7 @@ from retrieval.segment import split_sentences
 SIM_MIN = 0.86        # e5-small cosine, passage vs passage; calibrated on the eval set (see evals)
 COVERAGE_MIN = 0.8    # share of a sentence's content stems found in the evidence (short: all of them)
 MAX_SENTENCES = 5
-_AI = re.compile(r"\b(as an ai|an ai\b|language model|ai assistant|assistant|chatbot|openai|llm)\b|"
+AI_TALK = re.compile(r"\b(as an ai|an ai\b|language model|ai assistant|assistant|chatbot|openai|llm)\b|"
                  r"языков\w* модел|\bии\b|искусственн\w* интеллект|нейросет|"
                  r"\bki\b|sprachmodell|künstliche intelligenz|assistent", re.IGNORECASE)
 _NUMBER = re.compile(r"\d")
@@ -135,7 +135,7 @@ class Guard:
             reasons.append("unsupported specifics: " + ", ".join(missing))
         if len(_WORD.findall(sentence)) >= 3 and s_lang != lang:
             reasons.append(f"language {s_lang} instead of {lang}")
-        if _AI.search(sentence):
+        if AI_TALK.search(sentence):
             reasons.append("speaks as an AI")
         if any(f in sentence.lower() for f in forbidden):
             reasons.append("repeats the prompt")

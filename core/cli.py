@@ -77,6 +77,7 @@ def cmd_ingest(args) -> int:
     settings = settings_from(args)
     corpus = load_corpus(settings.seeds_dir)
     store = PassageStore(settings)
+    store.client()  # an unreachable or unwritable store is one line before any progress bar
     total = sum(1 for c in chunk_corpus(corpus, settings.chunk_tokens, settings.chunk_overlap) for _ in chunk_records(c))
     with tqdm(total=total, desc="embedding", unit="rec", file=sys.stderr, disable=args.quiet) as bar:
         report = store.ingest(corpus, progress=bar.update, force=args.force)
@@ -277,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
         _store_flags(p)
         _backend_flags(p)
         p.set_defaults(func=cmd_ask if name == "ask" else cmd_chat)
+
+    from evals.cli import add_evals_parser
+    add_evals_parser(sub, _Parser, (_store_flags, _backend_flags))
 
     p = sub.add_parser("ui", help="serve the browser app (the default command)")
     p.add_argument("--host", default=argparse.SUPPRESS, help="bind address (default 127.0.0.1)")

@@ -52,6 +52,8 @@ FIELDS: dict[str, Field] = {
     "retries": Field("FACE_RETRIES", 3, int),
     "chunk_tokens": Field("FACE_CHUNK_TOKENS", 80, int),
     "chunk_overlap": Field("FACE_CHUNK_OVERLAP", 40, int),
+    "judge_base_url": Field("FACE_JUDGE_BASE_URL", "", str),
+    "judge_model": Field("FACE_JUDGE_MODEL", "", str),
 }
 
 
@@ -75,6 +77,8 @@ class Settings:
     retries: int
     chunk_tokens: int
     chunk_overlap: int
+    judge_base_url: str
+    judge_model: str
 
     def public(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -42,7 +42,7 @@ def _covered(hits: list[dict], span: tuple[str, int, int]) -> float:
     return len(inside) / max(1, end - start)
 
 
-def _is_hit(hits: list[dict], item: Item) -> bool:
+def is_hit(hits: list[dict], item: Item) -> bool:
     return any(_covered(hits, s) >= 0.5 for s in evidence_spans(item))
 
 
@@ -57,7 +57,7 @@ def recall_at_k(searcher, items: list[Item], k: int = 5) -> RecallReport:
     for item in scored:
         hits = [h.as_json() for h in searcher.search(item.question, k=k)]
         covered += sum(h["end"] - h["start"] for h in hits)
-        ok = _is_hit(hits, item)
+        ok = is_hit(hits, item)
         flags.append(ok)
         by_lang[item.language].append(ok)
         by_pair[(item.language, SEED_LANG.get(item.evidence[0]["seed"], "?"))].append(ok)

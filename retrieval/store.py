@@ -198,5 +198,14 @@ class PassageStore:
                 return out
 
     def query(self, vector, n: int, where: dict | None):
-        return self.passages().query(query_embeddings=[list(map(float, vector))], n_results=n, where=where or None,
-                          include=["metadatas", "distances"])
+        """A store that went away is a one-line ``StoreError``; the handles are dropped so the next
+        query reconnects (a restarted Chroma server is picked up without restarting the app)."""
+        try:
+            return self.passages().query(query_embeddings=[list(map(float, vector))], n_results=n,
+                                         where=where or None, include=["metadatas", "distances"])
+        except StoreError:
+            raise
+        except Exception as exc:  # chromadb and httpx raise many types
+            self.reset_handles()
+            raise StoreError(f"the vector store at {self.where} did not answer ({type(exc).__name__}); "
+                             "nothing was lost - try again once it is back") from None

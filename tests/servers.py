@@ -26,8 +26,8 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def serve(cmd: list[str], health_path: str, timeout: float = 120):
-    port = free_port()
+def serve(cmd: list[str], health_path: str, timeout: float = 120, port: int | None = None):
+    port = port or free_port()
     argv = [a.replace("{port}", str(port)) for a in cmd]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
@@ -43,9 +43,10 @@ def serve(cmd: list[str], health_path: str, timeout: float = 120):
             proc.wait(timeout=15)
 
 
-def chroma_server(path):
+def chroma_server(path, port: int | None = None):
     exe = shutil.which("chroma") or "chroma"
-    return serve([exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", "{port}"], "/api/v2/heartbeat")
+    return serve([exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", "{port}"], "/api/v2/heartbeat",
+                 port=port)
 
 
 def embeddings_server():

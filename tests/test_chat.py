@@ -12,7 +12,7 @@ from retrieval.corpus import load_corpus
 
 from test_search import run_cli
 
-from evals.answer_stats import invented_specifics, source_text
+from evals.metrics import invented_specifics, source_text
 
 CORPUS = load_corpus()
 SOURCE_TEXT = source_text(CORPUS)

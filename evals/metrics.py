@@ -1,0 +1,146 @@
+"""Eval metrics: each one public scoring call, built from the judge's four calls and small steps.
+
+Design choices:
+- A metric scores one answer to one item and returns a number, a flag, or ``None`` when it does not
+  apply (gold coverage of a decline, recall of an item without evidence); summaries average what
+  applies, so a metric never punishes an item it cannot judge.
+- The context an answer is judged against is what it had (retrieved passages and the sentences it
+  cites) plus the item's evidence sentences, each in every rendering (original, en, ru, de) - so a
+  no-retrieval baseline is judged against the truth, not against nothing.
+- Timeline leaks and the violations of unanswerable items add the checks a similarity judge cannot
+  make: a leak is a claim the later passage supports; an invented name or number (found nowhere in the
+  sources or the card) is a violation of "do not invent".
+
+    >>> faithfulness("I burned my face with liquid oxygen. I was in Osaka.", passages, judge, "en")
+    0.5
+    >>> abstention_correct("unanswerable", declined=True, violated=False)
+    True
+"""
+from __future__ import annotations
+
+import re
+
+from chat.guard import AI_TALK
+from evals.dataset import Item, evidence_spans
+from evals.judges import Judge, _specifics
+from evals.recall import is_hit
+from retrieval.lexical import detect_language
+
+ANSWERABLE = ("fact", "inference")
+METRICS = ("recall_at_k", "faithfulness", "gold_coverage", "violation_rate", "abstention_accuracy",
+           "timeline_leak_rate", "persona_adherence")
+LOWER_IS_BETTER = ("violation_rate", "timeline_leak_rate")
+_SHINGLE = 6   # words in a row shared with the prompt or card = a leak
+
+
+def recall_at_k(context: list[dict], item: Item) -> bool | None:
+    """The item's evidence is among the passages the answer had (``None`` without evidence)."""
+    if not item.evidence or item.kind not in (*ANSWERABLE, "false_premise"):
+        return None
+    return is_hit(context, item)
+
+
+def faithfulness(answer: str, passages: list[str], judge: Judge, lang: str) -> float | None:
+    """Share of the answer's claims the passages support (``None``: the answer makes no claim)."""
+    claims = judge.claims(answer, lang)
+    if not claims:
+        return None
+    verdicts = judge.supported(claims, passages, lang)
+    return round(sum(verdicts) / len(verdicts), 4)
+
+
+def gold_coverage(answer: str, item: Item, judge: Judge) -> float | None:
+    """Share of the item's gold facts the answer conveys (answerable and false-premise items)."""
+    if item.kind not in (*ANSWERABLE, "false_premise") or not item.gold:
+        return None
+    verdicts = judge.entails(answer, list(item.gold), item.language)
+    return round(sum(verdicts) / len(verdicts), 4)
+
+
+def violation(answer: str, item: Item, judge: Judge, allowed_text: str) -> bool:
+    """The answer asserts a ``must_not`` claim, or (texts silent) invents a name or number."""
+    if any(judge.entails(answer, list(item.must_not), item.language)):
+        return True
+    return item.kind == "unanswerable" and bool(invented_specifics(answer, allowed_text))
+
+
+def abstention_correct(kind: str, declined: bool, violated: bool) -> bool | None:
+    """Unanswerable/false-premise: declined or corrected (no violation); answerable: not declined."""
+    if kind == "unanswerable":
+        return declined or not violated
+    if kind == "false_premise":
+        return not violated
+    if kind in ANSWERABLE:
+        return not declined
+    return None
+
+
+def timeline_leak(answer: str, item: Item, later: list[str], judge: Judge) -> bool | None:
+    """A ``timeline`` item's answer reveals the later event: a must-not claim, or a claim the later
+    passage (``later``: its renderings) supports."""
+    if item.kind != "timeline":
+        return None
+    if any(judge.entails(answer, list(item.must_not), item.language)):
+        return True
+    claims = judge.claims(answer, item.language)
+    return bool(claims) and any(judge.supported(claims, later, item.language))
+
+
+def persona_adherence(answer: str, lang: str, forbidden: list[str], first_person) -> dict:
+    """First-person voice, no AI talk, no prompt or card leak, the question's language.
+
+    >>> persona_adherence("As an AI model I cannot say.", "en", [], cues)["checks"]["no_ai"]
+    False
+    """
+    words = answer.split()
+    checks = {
+        "first_person": len(words) < 4 or bool(first_person[lang].search(answer.lower())),
+        "no_ai": not AI_TALK.search(answer),
+        "no_leak": not _leaks(answer, forbidden),
+        "language": len(words) < 3 or detect_language(answer) == lang,
+    }
+    return {"ok": all(checks.values()), "checks": checks}
+
+
+def answer_paths(modes: list[str]) -> dict:
+    """Shares of generated / composed / abstained answers: ``["composed", "abstained"]`` ->
+    ``{"generated": 0.0, "composed": 0.5, "abstained": 0.5}``."""
+    n = max(1, len(modes))
+    return {m: round(modes.count(m) / n, 4) for m in ("generated", "composed", "abstained")}
+
+
+# -- small steps ------------------------------------------------------------------------------
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def source_text(corpus) -> str:
+    """Every original and rendering, lower-cased: what an answer may name."""
+    return " ".join([src.text() for src in corpus.sources] + [
+        seg.in_language(lg) for src in corpus.sources for seg in src.segments for lg in ("en", "ru", "de")]).lower()
+
+
+def invented_specifics(answer: str, allowed_text: str) -> list[str]:
+    """Names and numbers in ``answer`` found nowhere in ``allowed_text`` (lower-cased sources + card)."""
+    return [w for w in _specifics(answer) if w not in allowed_text and w[:5] not in allowed_text]
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return {tuple(words[i:i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
+def _leaks(answer: str, forbidden: list[str]) -> bool:
+    """Six words in a row shared with the system prompt or the card's hidden text."""
+    mine = _shingles(answer)
+    return any(mine & _shingles(f) for f in forbidden)
+
+
+def evidence_sentences(item: Item, corpus) -> list[str]:
+    """Every rendering of each source sentence that holds one of the item's evidence quotes."""
+    out = []
+    for seed, start, end in evidence_spans(item):
+        src = corpus.source_by_file(seed)
+        for seg in src.segments:
+            if seg.start < end and seg.end > start:
+                out += [seg.text, *(seg.in_language(lg) for lg in ("en", "ru", "de"))]
+    return list(dict.fromkeys(t for t in out if t))

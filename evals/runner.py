@@ -1,0 +1,187 @@
+"""Run the eval suite: ask every item's character, score every variant, write the results.
+
+Design choices:
+- One model call per item and configuration. The ``pipeline`` variant is the product as users see
+  it (retrieval, memories, guard); ``no_guard`` is the same call's raw draft, so the guard's effect
+  costs nothing extra. Baselines run the same backend again: ``no-retrieval`` (no passages, no
+  memories: the bare model in character) and ``oracle`` (the evidence passages handed over instead
+  of searching), each reported raw and, for the oracle, also through the guard.
+- Probes (kind ``persona``) are deflected before any model call in every variant that has the
+  pipeline; the baselines see them raw.
+- Rows are appended to ``results.jsonl`` as they are scored, so a run cut short keeps what it did;
+  ``summary.json`` and ``report.html`` are written at the end.
+
+    >>> summary = run_evals(settings, items[:3], "offline", baselines=(), out_dir=Path("/tmp/ev"))
+    >>> sorted(summary["variants"])
+    ['no_guard', 'pipeline']
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from characters import get_card
+from chat.chain import Interviewer, prompts
+from evals import metrics as M
+from evals.agreement import judge_agreement
+from evals.dataset import Item, evidence_spans
+from evals.judges import JudgeError, cues, get_judge
+from evals.metrics import evidence_sentences
+from evals.report import write_report
+from retrieval.search import Hit
+
+BASELINES = ("no-retrieval", "oracle")
+RAW_VARIANTS = {"no-retrieval": ("no_retrieval",), "oracle": ("oracle", "oracle_guarded")}
+
+
+def select_items(items: list[Item], characters=(), kinds=(), languages=(), per_kind: int = 0) -> list[Item]:
+    """Filter; ``per_kind`` N keeps the first N items of each kind (the CI subset)."""
+    out = [i for i in items if (not characters or i.character in characters)
+           and (not kinds or i.kind in kinds) and (not languages or i.language in languages)]
+    if per_kind:
+        seen = defaultdict(int)
+        out = [i for i in out if (seen.__setitem__(i.kind, seen[i.kind] + 1) or seen[i.kind]) <= per_kind]
+    return out
+
+
+def oracle_hits(searcher, item: Item) -> list[Hit]:
+    """The chunk that best covers each evidence quote: the passages a perfect retriever returns."""
+    hits = []
+    for seed, start, end in evidence_spans(item):
+        over = [(min(end, c["end"]) - max(start, c["start"]), -(c["end"] - c["start"]), cid)
+                for cid, c in searcher.chunks.items() if c["source_file"] == seed and c["start"] < end and c["end"] > start]
+        if over:
+            cid = max(over)[2]
+            if all(h.chunk["id"] != cid for h in hits):
+                hits.append(Hit(searcher.chunks[cid], 1.0))
+    return hits
+
+
+class _Scorer:
+    def __init__(self, judge, corpus):
+        self.judge, self.corpus = judge, corpus
+        self.allowed = M.source_text(corpus)
+        p = prompts()
+        self.prompt_text = [line for key in ("persona_system", "narrator_system") for line in p[key].split("\n")
+                            if len(line) > 30 and "{" not in line]
+
+    def score(self, item: Item, variant: str, text: str, mode: str, context: list[dict], citations: list[dict]) -> dict:
+        card = get_card(item.character)
+        lines = " ".join(x for kind in card.lines.values() for xs in kind.values() for x in xs).lower()
+        passages = [t for c in [*context, *citations] for t in (c["text"], *c.get("renderings", {}).values(),
+                                                                  c.get("english", "")) if t]
+        passages = list(dict.fromkeys(passages + evidence_sentences(item, self.corpus)))
+        row = {"id": item.id, "variant": variant, "character": item.character, "kind": item.kind,
+               "language": item.language, "question": item.question, "answer": text, "mode": mode,
+               "citations": [{k: c[k] for k in ("source_file", "start", "end")} for c in citations],
+               "invented": M.invented_specifics(text, self.allowed + " " + lines), "judge_errors": []}
+        m = {}
+
+        def safe(name, fn):
+            try:
+                m[name] = fn()
+            except JudgeError as exc:
+                m[name] = None
+                row["judge_errors"].append(f"{name}: {exc}")
+
+        m["recall_at_k"] = M.recall_at_k(context, item) if variant in ("pipeline", "no_guard") else None
+        safe("declined", lambda: mode == "abstained" or self.judge.declines(text, item.language))
+        safe("faithfulness", lambda: M.faithfulness(text, passages, self.judge, item.language))
+        safe("gold_coverage", lambda: M.gold_coverage(text, item, self.judge))
+        safe("violation_rate", lambda: M.violation(text, item, self.judge, self.allowed + " " + lines))
+        if m["declined"] is not None and m["violation_rate"] is not None:
+            m["abstention_accuracy"] = M.abstention_correct(item.kind, m["declined"], m["violation_rate"])
+        later = evidence_sentences(item, self.corpus) if item.kind == "timeline" else []
+        safe("timeline_leak_rate", lambda: M.timeline_leak(text, item, later, self.judge))
+        persona = M.persona_adherence(text, item.language, self.prompt_text + [card.voice], cues()["first_person"])
+        m["persona_adherence"] = persona["ok"]
+        row["persona_checks"] = persona["checks"]
+        row["metrics"] = m
+        return row
+
+
+
+def run_evals(settings, items: list[Item], judge_name: str = "offline", baselines=(), out_dir: Path | None = None,
+              k: int = 5, progress: bool = True, interviewer: Interviewer | None = None, datasets=()) -> dict:
+    from tqdm import tqdm
+
+    iv = interviewer or Interviewer(settings, k=k)
+    judge = get_judge(judge_name, iv.searcher.store.embedder, settings)
+    scorer = _Scorer(judge, iv.searcher.corpus)
+    out_dir = Path(out_dir or Path(settings.data_dir) / "evals" / datetime.now().strftime("run-%Y%m%d-%H%M%S"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / "results.jsonl"
+    results.write_text("", encoding="utf-8")
+    configs = [None, *baselines]
+    started, t0, calls = datetime.now(timezone.utc), time.time(), 0
+    rows = []
+    with tqdm(total=len(items) * len(configs), desc="evals", unit="answer", disable=not progress) as bar, \
+            results.open("a", encoding="utf-8") as fh:
+        for item in items:
+            for config in configs:
+                t = time.time()
+                if config is None:
+                    a = iv.answer(item.character, item.question, as_of=item.as_of, lang=item.language)
+                    scored = [("pipeline", a.answer, a.mode, a.citations),
+                              ("no_guard", a.draft or a.answer, "generated" if a.draft else a.mode, [])]
+                elif config == "no-retrieval":
+                    a = iv.answer(item.character, item.question, as_of=item.as_of, lang=item.language, use_retrieval=False)
+                    scored = [("no_retrieval", a.draft or a.answer, "generated" if a.draft else a.mode, [])]
+                else:
+                    a = iv.answer(item.character, item.question, as_of=item.as_of, lang=item.language,
+                                  passages=oracle_hits(iv.searcher, item))
+                    scored = [("oracle", a.draft or a.answer, "generated" if a.draft else a.mode, []),
+                              ("oracle_guarded", a.answer, a.mode, a.citations)]
+                calls += bool(a.draft)
+                seconds = round(time.time() - t, 2)
+                for variant, text, mode, cites in scored:
+                    row = scorer.score(item, variant, text, mode, a.context, cites)
+                    row["seconds"] = seconds
+                    rows.append(row)
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.flush()
+                bar.update(1)
+    wall = time.time() - t0
+    summary = summarize(rows)
+    summary["meta"] = {
+        "backend": iv.backend.describe(), "judge": judge.name, "datasets": [str(d) for d in datasets],
+        "items": len(items), "baselines": list(baselines), "k": k, "started": started.isoformat(timespec="seconds"),
+        "wall_seconds": round(wall, 1), "seconds_per_item": round(wall / max(1, len(items) * len(configs)), 2),
+        "model_calls": calls,
+        "judge_agreement": judge_agreement(judge, iv.searcher.corpus) if judge.name == "offline" else None,
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_report(out_dir / "report.html", summary, rows)
+    summary["meta"]["out_dir"] = str(out_dir)
+    return summary
+
+
+def _mean(values) -> float | None:
+    vals = [float(v) for v in values if v is not None]
+    return round(sum(vals) / len(vals), 4) if vals else None
+
+
+def _block(rows: list[dict]) -> dict:
+    out = {name: _mean(r["metrics"].get(name) for r in rows) for name in M.METRICS}
+    out["n"] = len(rows)
+    out["paths"] = M.answer_paths([r["mode"] for r in rows])
+    out["invented_specific"] = _mean(bool(r["invented"]) for r in rows)
+    out["judge_errors"] = sum(len(r["judge_errors"]) for r in rows)
+    return out
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Per variant: every metric overall, per character, per kind and per language."""
+    variants: dict[str, dict] = {}
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        vr = [r for r in rows if r["variant"] == variant]
+        variants[variant] = {"overall": _block(vr)}
+        for key in ("character", "kind", "language"):
+            groups = defaultdict(list)
+            for r in vr:
+                groups[r[key]].append(r)
+            variants[variant][f"by_{key}"] = {g: _block(rs) for g, rs in sorted(groups.items())}
+    return {"variants": variants}

@@ -1,0 +1,223 @@
+"""The eval suite: datasets, judges, metrics, and `python app.py evals run|compare|agreement` end to end
+on the bundled model (a small stratified subset; the full set runs locally, see the README)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from core.config import ROOT
+from evals import metrics as M
+from evals.agreement import LABELS, judge_agreement, load_labels
+from evals.dataset import DATASETS_DIR, KINDS, evidence_spans, load_items
+from evals.judges import JUDGES, JudgeError, LLMJudge, OfflineJudge, cues, get_judge
+from retrieval.corpus import load_corpus
+from retrieval.embeddings import get_embedder
+
+CORPUS = load_corpus()
+EVENTS = {e.id for e in CORPUS.events}
+ALL_ITEMS = load_items(sorted(DATASETS_DIR.glob("*.jsonl")), EVENTS)
+
+
+def _app(*args, timeout=900, env=None):
+    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+# -- datasets ---------------------------------------------------------------------------------
+def test_every_evidence_quote_is_an_exact_substring_and_every_event_exists():
+    for item in ALL_ITEMS:   # load_items checked the events; evidence_spans raises on a missing quote
+        for seed, start, end in evidence_spans(item):
+            text = (ROOT / "seeds" / seed).read_text(encoding="utf-8")
+            assert text[start:end] in {e["quote"] for e in item.evidence}
+
+
+def test_datasets_cover_every_kind_language_character_and_both_works():
+    assert len(ALL_ITEMS) >= 120
+    kinds = Counter(i.kind for i in ALL_ITEMS)
+    assert set(kinds) == set(KINDS) and min(kinds.values()) >= 25, kinds
+    for kind in KINDS:
+        assert {i.language for i in ALL_ITEMS if i.kind == kind} == {"en", "ru", "de"}, kind
+    assert {i.character for i in ALL_ITEMS} == {"hero", "wife", "doctor", "k", "girl", "daughter"}
+    assert {ev["seed"] for i in ALL_ITEMS for ev in i.evidence} == {p.name for p in (ROOT / "seeds").glob("0*.txt")}
+    probes = [i for i in ALL_ITEMS if i.kind == "persona"]
+    assert len(probes) >= 30 and {i.language for i in probes} == {"en", "ru", "de"}
+
+
+def test_timeline_items_ask_about_later_events():
+    order = {e.id: (e.work, e.order) for e in CORPUS.events}
+    for item in (i for i in ALL_ITEMS if i.kind == "timeline"):
+        assert item.as_of, item.id
+        work, at = order[item.as_of]
+        for seed, start, end in evidence_spans(item):
+            seg = next(s for s in CORPUS.source_by_file(seed).segments if s.start < end and s.end > start)
+            assert all(order[e][0] != work or order[e][1] > at for e in seg.events), item.id
+
+
+def test_a_bad_dataset_line_names_file_and_line(tmp_path):
+    bad = tmp_path / "mine.jsonl"
+    bad.write_text(json.dumps({"id": "x1", "character": "hero", "language": "en", "question": "Hi?", "kind": "fact",
+                               "gold": [], "must_not": [], "evidence": []}) + "\n{not json\n", encoding="utf-8")
+    r = _app("evals", "run", "--dataset", str(bad), "--quiet")
+    assert r.returncode == 2 and f"{bad}:2" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_hand_labels_refer_to_real_items():
+    items = {i.id: i for i in ALL_ITEMS}
+    rows = load_labels(LABELS)
+    assert len(rows) >= 60
+    for row in rows:
+        assert len(row["labels"]["conveys"]) == len(items[row["item"]].gold), row["id"]
+
+
+# -- judges: every implementation behind one interface -----------------------------------------
+class _ScriptedModel:
+    """A stand-in chat model for the LLM judge's parsing (a pure unit; the real server path runs below)."""
+    name, model = "scripted", "scripted"
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+
+    def complete(self, messages, options=None):
+        return self.replies.pop(0)
+
+
+EMBEDDER = get_embedder("e5-local")
+OXYGEN = ["Er verbrannte sein Gesicht mit flüssigem Sauerstoff.", "He burned his face with liquid oxygen."]
+
+
+@pytest.fixture(params=sorted(JUDGES))
+def judge(request):
+    if request.param == "offline":
+        return get_judge("offline", EMBEDDER)
+    return LLMJudge(_ScriptedModel(['["I burned my face with liquid oxygen."]', '["yes"]',
+                                    '["I burned my face with liquid oxygen in Tokyo."]', '["no"]', '["yes"]', '["no"]']))
+
+
+def test_judge_supports_the_source_and_rejects_a_changed_fact(judge):
+    assert judge.supported(judge.claims("I burned my face with liquid oxygen.", "en"), OXYGEN, "en") == [True]
+    assert judge.supported(judge.claims("I burned my face with liquid oxygen in Tokyo.", "en"), OXYGEN, "en") == [False]
+    assert judge.declines("I don't remember that.", "en") is True
+    assert judge.declines("K. showed me an artificial finger.", "en") is False
+
+
+def test_llm_judge_never_guesses_an_unreadable_reply():
+    judge = LLMJudge(_ScriptedModel(["Sure! The claims are supported.", '["yes", "no"]']))
+    with pytest.raises(JudgeError):
+        judge.supported(["a claim"], ["a passage"], "en")
+    with pytest.raises(JudgeError):  # a list of the wrong length is not read either
+        judge.supported(["a claim"], ["a passage"], "en")
+
+
+def test_offline_judge_vetoes_numbers_names_and_negations():
+    j = OfflineJudge(EMBEDDER)
+    ev = ["Der Held kauft einen künstlichen Finger.", "The hero buys an artificial finger."]
+    assert j.supported(["I bought an artificial finger."], ev, "en") == [True]
+    assert j.supported(["I bought 3 artificial fingers in Osaka."], ev, "en") == [False]
+    assert j.supported(["I did not buy an artificial finger."], ev, "en") == [False]
+
+
+def test_offline_judge_agrees_with_most_hand_labels():
+    agreement = judge_agreement(OfflineJudge(EMBEDDER), CORPUS)
+    # measured: supported 0.681, conveys 0.750, violates 0.819, declines 0.917 (72 labelled answers)
+    assert agreement["supported"]["agree"] >= 0.65 and agreement["conveys"]["agree"] >= 0.7
+    assert agreement["violates"]["agree"] >= 0.75 and agreement["declines"]["agree"] >= 0.85
+
+
+# -- metrics (pure steps) -----------------------------------------------------------------------
+@pytest.mark.parametrize("kind,declined,violated,expected", [
+    ("unanswerable", True, False, True), ("unanswerable", False, True, False), ("unanswerable", False, False, True),
+    ("false_premise", False, False, True), ("false_premise", True, True, False),
+    ("fact", True, False, False), ("inference", False, False, True), ("persona", True, False, None),
+])
+def test_abstention_accuracy(kind, declined, violated, expected):
+    assert M.abstention_correct(kind, declined, violated) is expected
+
+
+def test_persona_adherence_catches_ai_talk_leaks_and_wrong_language():
+    fp = cues()["first_person"]
+    prompt = ["Stay in character and speak in the first person. Answer in English, in one to three short sentences."]
+    assert M.persona_adherence("I remember the bandages and my wife.", "en", prompt, fp)["ok"]
+    assert not M.persona_adherence("As an AI language model I cannot say.", "en", prompt, fp)["checks"]["no_ai"]
+    leak = "My rules: stay in character and speak in the first person, always."
+    assert not M.persona_adherence(leak, "en", prompt, fp)["checks"]["no_leak"]
+    assert not M.persona_adherence("Ich erinnere mich an die Maske und an meine Frau.", "en", prompt, fp)["checks"]["language"]
+    assert not M.persona_adherence("The hero walked into the city at night alone.", "en", prompt, fp)["checks"]["first_person"]
+
+
+def test_answer_paths_and_recall():
+    assert M.answer_paths(["composed", "abstained", "composed", "generated"]) == {
+        "generated": 0.25, "composed": 0.5, "abstained": 0.25}
+    item = next(i for i in ALL_ITEMS if i.kind == "fact" and i.evidence)
+    seed, start, end = evidence_spans(item)[0]
+    assert M.recall_at_k([{"source_file": seed, "start": start - 5, "end": end + 5}], item) is True
+    assert M.recall_at_k([{"source_file": seed, "start": end + 1, "end": end + 50}], item) is False
+
+
+# -- the command, end to end on the bundled model ------------------------------------------------
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, shared_settings):
+    out = tmp_path_factory.mktemp("evals") / "run"
+    r = _app("evals", "run", "--per-kind", "1", "--baseline", "no-retrieval", "--baseline", "oracle",
+             "--out", str(out), "--data-dir", shared_settings.data_dir,
+             "--fail-under", "abstention_accuracy=0.75", "--fail-over", "violation_rate=0.34")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "evals:" in r.stderr  # the progress bar
+    return out
+
+
+def test_run_writes_results_summary_and_report(run_dir):
+    rows = [json.loads(x) for x in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    variants = {"pipeline", "no_guard", "no_retrieval", "oracle", "oracle_guarded"}
+    assert {r["variant"] for r in rows} == variants == set(summary["variants"])
+    assert len(rows) == 6 * len(variants)   # one item of each kind, five variants
+    pipe = summary["variants"]["pipeline"]
+    assert set(pipe["by_kind"]) == set(KINDS) and set(pipe["by_language"]) <= {"en", "ru", "de"}
+    assert set(pipe["overall"]) >= set(M.METRICS) and pipe["overall"]["persona_adherence"] == 1.0
+    # the guard keeps every sentence it shows on the evidence; the raw draft does not do better
+    assert pipe["overall"]["faithfulness"] >= summary["variants"]["no_guard"]["overall"]["faithfulness"]
+    assert summary["meta"]["judge"] == "offline" and summary["meta"]["judge_agreement"]["declines"]["n"] >= 60
+    report = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in report and "judge <b>offline</b>" in report and rows[0]["question"][:20] in report
+
+
+def test_gates_and_compare(run_dir, tmp_path, shared_settings):
+    probes = tmp_path / "probes"
+    r = _app("evals", "run", "--kind", "persona", "--per-kind", "3", "--out", str(probes), "--quiet",
+             "--data-dir", shared_settings.data_dir, "--fail-under", "persona_adherence=0.9")
+    assert r.returncode == 0, r.stderr[-1500:]
+    r = _app("evals", "run", "--kind", "persona", "--per-kind", "1", "--out", str(tmp_path / "p2"), "--quiet",
+             "--data-dir", shared_settings.data_dir, "--fail-under", "gold_coverage=0.1")
+    assert r.returncode == 1 and "gold_coverage was not measured" in r.stderr
+    r = _app("evals", "run", "--fail-under", "recall_at_k=high")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "METRIC=NUMBER" in r.stderr
+    r = _app("evals", "run", "--fail-under", "violation_rate=0.1")
+    assert r.returncode == 2 and "use --fail-over" in r.stderr
+    r = _app("evals", "compare", str(run_dir), str(probes))
+    assert r.returncode == 0, r.stderr
+    assert "persona_adherence" in r.stdout and "changed items (pipeline)" in r.stdout
+    r = _app("evals", "compare", str(run_dir), str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and "not an eval run folder" in r.stderr
+
+
+def test_llm_judge_through_a_real_openai_compatible_server(shared_settings, tmp_path):
+    """The judge's happy path runs against a real llama.cpp server; the tiny model's replies are
+    read when they are JSON and counted as judge errors when not - the run completes either way."""
+    from backends.bundled import bundled
+    from servers import llama_server
+
+    with llama_server(str(bundled("smollm2").path(shared_settings.data_dir))) as port:
+        out = tmp_path / "llm"
+        r = _app("evals", "run", "--kind", "unanswerable", "--per-kind", "1", "--judge", "llm", "--quiet",
+                 "--judge-base-url", f"http://127.0.0.1:{port}/v1", "--judge-model", "smollm2",
+                 "--out", str(out), "--data-dir", shared_settings.data_dir)
+    assert r.returncode == 0, r.stderr[-1500:]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["meta"]["judge"] == "llm"
+    row = json.loads((out / "results.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert all(e.split(":")[0] in M.METRICS + ("declined",) for e in row["judge_errors"])
