@@ -18,6 +18,7 @@ Design choices:
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -65,8 +66,9 @@ class _Scorer:
         self.judge, self.corpus = judge, corpus
         self.allowed = M.source_text(corpus)
         p = prompts()
-        self.prompt_text = [line for key in ("persona_system", "narrator_system") for line in p[key].split("\n")
-                            if len(line) > 30 and "{" not in line]
+        # the prompts' fixed wording, cut at the placeholders: any six words of it in a row is a leak
+        self.prompt_text = [part for key in ("persona_system", "narrator_system") for line in p[key].split("\n")
+                            for part in re.split(r"\{[^}]*\}", line) if len(part.split()) >= 6]
 
     def score(self, item: Item, variant: str, text: str, mode: str, context: list[dict], citations: list[dict]) -> dict:
         card = get_card(item.character)

@@ -136,3 +136,12 @@ def _quietly(fn, *args, **kwargs):
         fn(*args, **kwargs)
     except Exception:  # noqa: BLE001 - the server is being killed
         pass
+
+
+def test_an_unwritable_data_dir_is_one_clear_line(tmp_path):
+    """/sys refuses new files even to root (chmod alone would not stop root in CI)."""
+    r = subprocess.run([sys.executable, "app.py", "ingest", "--quiet", "--data-dir", "/sys"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "--data-dir is writable" in r.stderr, r.stderr
+    with pytest.raises(StoreError, match="data directory is writable and not full"):
+        Transcripts("/sys").add_turn("s", "hero", "Hello?", {"answer": "…"})
