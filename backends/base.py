@@ -36,6 +36,7 @@ class StreamCut(BackendError):
 
 class Backend:
     name = "base"
+    in_process = False   # True: generation uses this machine's cores (answers are then taken one at a time)
 
     @property
     def model(self) -> str:

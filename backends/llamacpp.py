@@ -36,6 +36,7 @@ def _close_all():
 
 class LlamaCppBackend(Backend):
     name = "llamacpp"
+    in_process = True
 
     def __init__(self, model: str = "", model_path: str = "", threads: int = 2, context: int = 0,
                  data_dir: str = "data", **_):

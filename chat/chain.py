@@ -14,10 +14,16 @@ Design choices:
   prompt and card text cannot leak through them. ``/ooc`` asks the narrator instead.
 - Everything a character sees goes through ``Card.knowledge`` (scope + story point); the
   narrator sees every passage up to the chosen story point.
+- With an in-process model, answers are computed one at a time per process: llama.cpp's threads
+  spin while they wait, so embedding and generating side by side on 2 cores ran 3-10x slower
+  (benchmarks/load.py: 4 sessions took 21.6 s p50 instead of about 7 s). A model server keeps
+  concurrent answers.
 """
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import zlib
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -118,6 +124,7 @@ class Interviewer:
         self.k = k
         self.options = options or GenerationOptions(max_tokens=ANSWER_TOKENS)
         self.memories = MemoryIndex(self.searcher.store.embedder, settings.data_dir)
+        self._one_at_a_time = threading.Lock() if self.backend.in_process else contextlib.nullcontext()
         self.guard = Guard(self.searcher.store.embedder)
         self.chain = (RunnablePassthrough.assign(query=RunnableLambda(self._condense))
                       | RunnablePassthrough.assign(evidence=RunnableLambda(self._retrieve))
@@ -152,7 +159,8 @@ class Interviewer:
         history = [{"role": m["role"], "content": m["content"]} for m in history][-2 * HISTORY_TURNS:]
         state = dict(card=card, question=question, history=history, lang=lang, flt=flt, ooc=ooc, base=base,
                      use_retrieval=use_retrieval, passages=passages, k=k or self.k, options=opts)
-        return self.chain.invoke(state)
+        with self._one_at_a_time:
+            return self.chain.invoke(state)
 
     # -- steps ------------------------------------------------------------------------------
     @staticmethod

@@ -89,7 +89,7 @@ def negated(text: str, lang: str | None = None) -> bool:
     return bool(cues()["negation"][lang].search(text.lower()))
 
 
-def _specifics(sentence: str) -> list[str]:
+def specifics(sentence: str) -> list[str]:
     """Numbers and capitalised non-initial words (names, places; German nouns are let through by
     the rendering check), lower-cased: ``"Then K. came at 9."`` -> ``['k', '9']``."""
     words = _WORD.findall(sentence)
@@ -150,7 +150,7 @@ class OfflineJudge(Judge):
         for i, claim in enumerate(claims):
             best = int(np.argmax(sims[i]))
             ok = sims[i, best] >= self.support_min
-            ok = ok and all(s in text or s[:5] in text for s in _specifics(claim))
+            ok = ok and all(s in text or s[:5] in text for s in specifics(claim))
             c_lang = detect_language(claim)
             same = [j for j, p in enumerate(passages) if detect_language(p) == c_lang] or [best]
             ok = ok and self._known(claim, c_lang, [passages[j] for j in same])

@@ -22,7 +22,7 @@ import re
 
 from chat.guard import AI_TALK
 from evals.dataset import Item, evidence_spans
-from evals.judges import Judge, _specifics
+from evals.judges import Judge, specifics
 from evals.recall import is_hit
 from retrieval.lexical import detect_language
 
@@ -121,7 +121,7 @@ def source_text(corpus) -> str:
 
 def invented_specifics(answer: str, allowed_text: str) -> list[str]:
     """Names and numbers in ``answer`` found nowhere in ``allowed_text`` (lower-cased sources + card)."""
-    return [w for w in _specifics(answer) if w not in allowed_text and w[:5] not in allowed_text]
+    return [w for w in specifics(answer) if w not in allowed_text and w[:5] not in allowed_text]
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
