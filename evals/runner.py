@@ -42,10 +42,14 @@ def select_items(items: list[Item], characters=(), kinds=(), languages=(), per_k
     """Filter; ``per_kind`` N keeps the first N items of each kind (the CI subset)."""
     out = [i for i in items if (not characters or i.character in characters)
            and (not kinds or i.kind in kinds) and (not languages or i.language in languages)]
-    if per_kind:
-        seen = defaultdict(int)
-        out = [i for i in out if (seen.__setitem__(i.kind, seen[i.kind] + 1) or seen[i.kind]) <= per_kind]
-    return out
+    if not per_kind:
+        return out
+    taken, kept = defaultdict(int), []
+    for item in out:
+        if taken[item.kind] < per_kind:
+            taken[item.kind] += 1
+            kept.append(item)
+    return kept
 
 
 def oracle_hits(searcher, item: Item) -> list[Hit]:
