@@ -298,8 +298,8 @@ def main(argv=None) -> int:
         if getattr(args, "func", None) is None:
             args.func = cmd_ui
         return args.func(args)
-    except FaceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except FaceError as exc:  # always one line, even when the message quotes input with newlines
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
