@@ -48,7 +48,8 @@ def _one_line_error(capsys, code: int) -> None:
 
 SAFE_COMMANDS = [["events"], ["characters"], ["search"], ["cards", "export"], ["evals", "compare"], ["evals", "run"],
                  ["ask"], ["ingest"]]
-argv_tail = st.lists(st.one_of(st.text(max_size=30), st.sampled_from(
+argv_tail = st.lists(st.one_of(st.text(st.characters(exclude_characters="\x00"), max_size=30),  # argv cannot hold NUL
+                                st.sampled_from(
     ["--k", "--as-of", "--work", "--character", "--json", "--fail-under", "--dataset", "--judge", "-1", "0",
      "hero", "nobody", "film", "novel", "ending", "x=y", "faithfulness=2", "--per-kind", "--backend", "gpt9"])),
     max_size=5)
