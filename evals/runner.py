@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from characters import get_card
+from core.errors import UsageError
 from chat.chain import Interviewer, prompts
 from evals import metrics as M
 from evals.agreement import judge_agreement
@@ -118,8 +119,10 @@ def run_evals(settings, items: list[Item], judge_name: str = "offline", baseline
     judge = get_judge(judge_name, iv.searcher.store.embedder, settings)
     scorer = _Scorer(judge, iv.searcher.corpus)
     out_dir = Path(out_dir or Path(settings.data_dir) / "evals" / datetime.now().strftime("run-%Y%m%d-%H%M%S"))
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.jsonl"
+    if results.exists():
+        raise UsageError(f"{out_dir} already holds an eval run; choose another --out (nothing was overwritten)")
+    out_dir.mkdir(parents=True, exist_ok=True)
     results.write_text("", encoding="utf-8")
     configs = [None, *baselines]
     started, t0, calls = datetime.now(timezone.utc), time.time(), 0

@@ -201,6 +201,10 @@ def test_gates_and_compare(run_dir, tmp_path, shared_settings):
     r = _app("evals", "compare", str(run_dir), str(probes))
     assert r.returncode == 0, r.stderr
     assert "persona_adherence" in r.stdout and "changed items (pipeline)" in r.stdout
+    before = (probes / "results.jsonl").read_bytes()
+    r = _app("evals", "run", "--kind", "persona", "--out", str(probes), "--quiet")
+    assert r.returncode == 2 and "already holds an eval run" in r.stderr
+    assert (probes / "results.jsonl").read_bytes() == before   # a finished run is never overwritten
     r = _app("evals", "compare", str(run_dir), str(tmp_path / "nowhere"))
     assert r.returncode == 2 and "not an eval run folder" in r.stderr
 
