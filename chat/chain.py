@@ -97,11 +97,15 @@ def clean_message(text) -> str:
     return text
 
 
+def folded_regex(pattern: str) -> re.Pattern:
+    """Compile a case-insensitive pattern that YAML folded onto several lines (folding leaves a
+    space after each ``|``): ``"a|\n b"`` -> ``re.compile("a|b", re.I)``."""
+    return re.compile(re.sub(r"\|\s+", "|", pattern.strip()), re.IGNORECASE)
+
+
 @lru_cache(maxsize=1)
 def _probe_patterns() -> dict[str, re.Pattern]:
-    """The YAML folds long patterns onto several lines; folding leaves a space after each ``|``."""
-    return {kind: re.compile(re.sub(r"\|\s+", "|", pattern.strip()), re.IGNORECASE)
-            for kind, pattern in prompts()["probes"].items()}
+    return {kind: folded_regex(pattern) for kind, pattern in prompts()["probes"].items()}
 
 
 def _probe(text: str) -> str | None:

@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 
 from characters import load_cards
+from chat.chain import folded_regex
 from chat.guard import dedupe_sentences
 from core.errors import FaceError, UnknownNameError
 from retrieval.lexical import detect_language, tokenize
@@ -55,16 +56,12 @@ def judge_data() -> dict:
     return data
 
 
-def _rx(pattern: str) -> re.Pattern:
-    return re.compile(re.sub(r"\|\s+", "|", pattern.strip()), re.IGNORECASE)
-
-
 @lru_cache(maxsize=1)
 def cues() -> dict:
     c = judge_data()["cues"]
-    return {"decline": _rx(c["decline"]),
-            "negation": {lg: _rx(p) for lg, p in c["negation"].items()},
-            "first_person": {lg: _rx(p) for lg, p in c["first_person"].items()}}
+    return {"decline": folded_regex(c["decline"]),
+            "negation": {lg: folded_regex(p) for lg, p in c["negation"].items()},
+            "first_person": {lg: folded_regex(p) for lg, p in c["first_person"].items()}}
 
 
 @lru_cache(maxsize=1)
