@@ -1,11 +1,14 @@
 """In-process llama.cpp (llama-cpp-python): the default backend, no key and no server.
 
 Design choices:
-- Weights load on the first ``stream``/``count_tokens`` call, once per process per (path, context,
-  threads): a module-level cache shared by every backend object, guarded by a lock because
-  llama.cpp contexts are not re-entrant (concurrent UI sessions take turns on the one model).
-- The chat template comes from the GGUF (llama-cpp-python's ``create_chat_completion``).
-- ``--model-path`` takes any GGUF; otherwise a bundled model by name (``smollm2`` by default).
+- "In process" means on this machine, without a server: the model itself runs in a worker
+  process (``backends.llama_worker``), one per (path, context, threads) and per app process, shared
+  by every backend object. A native crash in llama.cpp then ends one answer with one line and a
+  fresh worker, never the app or an eval run. Weights load on the first ``stream``/``count_tokens``.
+- Models load with the safe parameters of ``backends.llama_load`` (no AMX / CPU weight repacking,
+  which segfaults on AMX CPUs); the chat template comes from the GGUF.
+- ``--model-path`` takes any GGUF; otherwise a bundled model by name (``smollm2`` by default). A file
+  llama.cpp cannot load is one line naming it and llama.cpp's reason (exit 2).
 
     >>> b = LlamaCppBackend(model="smollm2")
     >>> b.count_tokens("Hello")                                            # doctest: +SKIP
@@ -19,19 +22,18 @@ from pathlib import Path
 
 from backends.base import Backend, GenerationOptions
 from backends.bundled import DEFAULT_BUNDLED, bundled
+from backends.llama_worker import Worker
 from core.errors import BackendError
 
-_MODELS: dict[tuple, object] = {}
+_WORKERS: dict[tuple, Worker] = {}
 _LOAD_LOCK = threading.Lock()
-_RUN_LOCKS: dict[tuple, threading.Lock] = {}
 
 
 @atexit.register
 def _close_all():
-    """Free models before interpreter teardown (llama.cpp's __del__ fails once modules are gone)."""
-    while _MODELS:
-        _, llm = _MODELS.popitem()
-        llm.close()
+    while _WORKERS:
+        _, worker = _WORKERS.popitem()
+        worker.close()
 
 
 class LlamaCppBackend(Backend):
@@ -58,47 +60,25 @@ class LlamaCppBackend(Backend):
             return path
         return bundled(self._name).path(self.data_dir)
 
-    @property
-    def _key(self) -> tuple:
-        return (str(self.model_file()), self.context, self.threads)
-
-    def _llm(self):
-        key = self._key
-        if key not in _MODELS:
-            with _LOAD_LOCK:
-                if key not in _MODELS:
-                    try:
-                        from llama_cpp import Llama
-                    except ImportError:
-                        raise BackendError("the llamacpp backend needs llama-cpp-python: pip install -r requirements.txt") from None
-                    try:
-                        _MODELS[key] = Llama(model_path=key[0], n_ctx=self.context, n_threads=self.threads, verbose=False)
-                    except (ValueError, RuntimeError, OSError) as exc:
-                        raise BackendError(f"cannot load {key[0]} with llama.cpp: {exc}; is it a valid GGUF file?") from None
-                    _RUN_LOCKS[key] = threading.Lock()
-        return _MODELS[key], _RUN_LOCKS[key]
+    def worker(self) -> Worker:
+        """The worker running this model (started on first use, restarted after a crash)."""
+        key = (str(self.model_file()), self.context, self.threads)
+        with _LOAD_LOCK:
+            if key not in _WORKERS:
+                _WORKERS[key] = Worker(*key)
+            return _WORKERS[key]
 
     @property
     def context_window(self) -> int:
         return self.context
 
     def count_tokens(self, text: str) -> int:
-        llm, _ = self._llm()
-        return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return self.worker().call("tokenize", text=text)["n"]
 
     def stream(self, messages, options: GenerationOptions = GenerationOptions()):
-        llm, lock = self._llm()
-        kwargs = dict(messages=messages, temperature=options.temperature, max_tokens=options.max_tokens,
-                      stop=list(options.stop) or None, stream=True)
+        kwargs = dict(temperature=options.temperature, max_tokens=options.max_tokens, stop=list(options.stop) or None)
         if options.seed is not None:
             kwargs["seed"] = options.seed
         if options.repeat_penalty is not None:
             kwargs["repeat_penalty"] = options.repeat_penalty
-        with lock:
-            try:
-                for chunk in llm.create_chat_completion(**kwargs):
-                    delta = chunk["choices"][0]["delta"].get("content")
-                    if delta:
-                        yield delta
-            except ValueError as exc:  # e.g. the prompt does not fit the context
-                raise BackendError(f"llama.cpp refused the request: {exc}") from None
+        yield from self.worker().stream(messages, kwargs)

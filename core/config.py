@@ -105,6 +105,11 @@ def _config_file(env: dict, data_dir: str) -> dict:
     return data
 
 
+def settings_from(args) -> Settings:
+    """Settings from parsed command-line flags (an ``argparse.Namespace``; unset flags are absent)."""
+    return load_settings({name: getattr(args, name, None) for name in FIELDS})
+
+
 def load_settings(overrides: dict | None = None, env: dict | None = None) -> Settings:
     """Resolve every field: explicit overrides (CLI flags, not None) > env > config file > default."""
     env = os.environ if env is None else env

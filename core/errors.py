@@ -41,3 +41,15 @@ class EmbeddingError(FaceError):
 
 class BackendError(FaceError):
     """A model backend failed (missing weights, unreachable server, bad answer)."""
+
+
+class ModelFileError(UsageError):
+    """The model file the user named cannot be loaded (not a GGUF, truncated, unknown architecture)."""
+
+
+class ModelCrashed(BackendError):
+    """The model's process died mid-answer (a native crash); a fresh one has been started."""
+
+    def __init__(self, detail: str = ""):
+        super().__init__("the model stopped unexpectedly; it has been restarted - ask again")
+        self.detail = detail

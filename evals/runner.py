@@ -10,6 +10,8 @@ Design choices:
   pipeline; the baselines see them raw.
 - Rows are appended to ``results.jsonl`` as they are scored, so a run cut short keeps what it did;
   ``summary.json`` and ``report.html`` are written at the end.
+- An item whose answer fails (the model crashed, a server refused) is an error row and a count in
+  ``summary.json`` (``meta.errors``); the run goes on with the next item.
 
     >>> summary = run_evals(settings, items[:3], "offline", baselines=(), out_dir=Path("/tmp/ev"))
     >>> sorted(summary["variants"])
@@ -25,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from characters import get_card
-from core.errors import UsageError
+from core.errors import FaceError, UsageError
 from chat.chain import Interviewer, prompts
 from evals import metrics as M
 from evals.agreement import judge_agreement
@@ -126,24 +128,20 @@ def run_evals(settings, items: list[Item], judge_name: str = "offline", baseline
     results.write_text("", encoding="utf-8")
     configs = [None, *baselines]
     started, t0, calls = datetime.now(timezone.utc), time.time(), 0
-    rows = []
+    rows, errors = [], []
     with tqdm(total=len(items) * len(configs), desc="evals", unit="answer", disable=not progress) as bar, \
             results.open("a", encoding="utf-8") as fh:
         for item in items:
             for config in configs:
                 t = time.time()
-                if config is None:
-                    a = iv.answer(item.character, item.question, as_of=item.as_of, lang=item.language)
-                    scored = [("pipeline", a.answer, a.mode, a.citations),
-                              ("no_guard", a.draft or a.answer, "generated" if a.draft else a.mode, [])]
-                elif config == "no-retrieval":
-                    a = iv.answer(item.character, item.question, as_of=item.as_of, lang=item.language, use_retrieval=False)
-                    scored = [("no_retrieval", a.draft or a.answer, "generated" if a.draft else a.mode, [])]
-                else:
-                    a = iv.answer(item.character, item.question, as_of=item.as_of, lang=item.language,
-                                  passages=oracle_hits(iv.searcher, item))
-                    scored = [("oracle", a.draft or a.answer, "generated" if a.draft else a.mode, []),
-                              ("oracle_guarded", a.answer, a.mode, a.citations)]
+                try:
+                    a, scored = _ask(iv, item, config)
+                except FaceError as exc:  # a crashed model or a refused request: counted, and the run goes on
+                    errors.append({"id": item.id, "config": config or "pipeline", "error": str(exc)})
+                    fh.write(json.dumps({"id": item.id, "variant": config or "pipeline", "error": str(exc)},
+                                        ensure_ascii=False) + "\n")
+                    bar.update(1)
+                    continue
                 calls += bool(a.draft)
                 seconds = round(time.time() - t, 2)
                 for variant, text, mode, cites in scored:
@@ -159,13 +157,28 @@ def run_evals(settings, items: list[Item], judge_name: str = "offline", baseline
         "backend": iv.backend.describe(), "judge": judge.name, "datasets": [str(d) for d in datasets],
         "items": len(items), "baselines": list(baselines), "k": k, "started": started.isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 1), "seconds_per_item": round(wall / max(1, len(items) * len(configs)), 2),
-        "model_calls": calls,
+        "model_calls": calls, "errors": len(errors), "error_items": errors,
         "judge_agreement": judge_agreement(judge, iv.searcher.corpus) if judge.name == "offline" else None,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     write_report(out_dir / "report.html", summary, rows)
     summary["meta"]["out_dir"] = str(out_dir)
     return summary
+
+
+def _ask(iv: Interviewer, item: Item, config: str | None):
+    """One model call for one item and configuration: the answer and the variants scored from it."""
+    if config is None:
+        a = iv.answer(item.character, item.question, as_of=item.as_of, lang=item.language)
+        return a, [("pipeline", a.answer, a.mode, a.citations),
+                   ("no_guard", a.draft or a.answer, "generated" if a.draft else a.mode, [])]
+    if config == "no-retrieval":
+        a = iv.answer(item.character, item.question, as_of=item.as_of, lang=item.language, use_retrieval=False)
+        return a, [("no_retrieval", a.draft or a.answer, "generated" if a.draft else a.mode, [])]
+    a = iv.answer(item.character, item.question, as_of=item.as_of, lang=item.language,
+                  passages=oracle_hits(iv.searcher, item))
+    return a, [("oracle", a.draft or a.answer, "generated" if a.draft else a.mode, []),
+               ("oracle_guarded", a.answer, a.mode, a.citations)]
 
 
 def _mean(values) -> float | None:

@@ -52,4 +52,5 @@ PY
 step "start app + ask over HTTP" ask
 echo
 echo "fresh-machine check passed in $WORK"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs); AMX flags: $(grep -o 'amx[a-z_0-9]*' /proc/cpuinfo | sort -u | xargs || true)"
 printf '%s\n' "${STEPS[@]}"

@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 
-from conftest import free_port
+from conftest import ROOT, free_port
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
@@ -55,6 +55,6 @@ def embeddings_server():
 
 
 def llama_server(model_path: str):
-    """llama-cpp-python's own OpenAI-compatible server on the bundled GGUF."""
-    return serve([sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--host", "127.0.0.1",
-                  "--port", "{port}", "--n_ctx", "2048", "--n_threads", "2", "--verbose", "False"], "/v1/models")
+    """``python app.py model-server``: llama-cpp-python's OpenAI-compatible server with our safe settings."""
+    return serve([sys.executable, str(ROOT / "app.py"), "model-server", "--model-path", model_path,
+                  "--host", "127.0.0.1", "--port", "{port}", "--context", "2048", "--threads", "2"], "/v1/models")

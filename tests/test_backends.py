@@ -1,12 +1,12 @@
 """One suite, every backend: real generation with the bundled GGUF in process (llamacpp) and
-through a real OpenAI-compatible server started here (`python -m llama_cpp.server`, openai)."""
+through a real OpenAI-compatible server started here (`python app.py model-server`, openai)."""
 import pytest
 
 from backends import BACKENDS, GenerationOptions, get_backend
 from backends.bundled import bundled
 from backends.langchain_chat import BackendChatModel
 from core.config import load_settings
-from core.errors import BackendError, UnknownNameError
+from core.errors import BackendError, ModelFileError, UnknownNameError
 
 from servers import llama_server
 
@@ -71,7 +71,7 @@ def test_unknown_backend_and_missing_model_file_are_clear(tmp_path):
         b.complete(MSG)
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(b"not a gguf at all")
-    with pytest.raises(BackendError, match="valid GGUF"):
+    with pytest.raises(ModelFileError, match="invalid magic.*GGUF model file"):
         get_backend(load_settings({"model_path": str(bad)}, env={})).complete(MSG)
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from characters.card_v2 import import_file
 from chat.chain import MAX_MESSAGE_TOKENS, clean_message
-from core.cli import main
+from cli import main
 from core.config import ROOT
 from core.errors import FaceError, UsageError
 from evals.dataset import load_items

@@ -1,5 +1,5 @@
 """Scale-out: the whole app against a Chroma server (`chroma run`) and an OpenAI-compatible model
-server (`python -m llama_cpp.server`), each a separate process, configured only through env."""
+server (`python app.py model-server`), each a separate process, configured only through env."""
 from __future__ import annotations
 
 import json

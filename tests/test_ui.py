@@ -2,6 +2,7 @@
 (Playwright) and by 8 concurrent gradio_client sessions."""
 import concurrent.futures
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ import urllib.request
 import pytest
 
 from conftest import ROOT, free_port
+from faults import Hold
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -17,9 +19,15 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 
 @pytest.fixture(scope="module")
-def app_url(shared_settings, searcher, tmp_path_factory):
+def hold(tmp_path_factory):
+    return Hold(tmp_path_factory.mktemp("hold"))
+
+
+@pytest.fixture(scope="module")
+def app_url(shared_settings, searcher, tmp_path_factory, hold):
     port = free_port()
-    env = {**os.environ, "FACE_DATA_DIR": shared_settings.data_dir, "ANONYMIZED_TELEMETRY": "False"}
+    env = {**os.environ, "FACE_DATA_DIR": shared_settings.data_dir, "ANONYMIZED_TELEMETRY": "False",
+           "FACE_FAULT_HOLD": str(hold.dir)}
     log = open(tmp_path_factory.mktemp("app") / "app.log", "w")
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -116,3 +124,31 @@ def test_eight_concurrent_sessions_each_get_their_own_history(app_url):
         assert texts[0] == QUESTIONS[i] and len(texts) == 2, texts
         undone, _ = client.predict("hero", sid, api_name="/undo")  # the stored history is this session's only
         assert undone == []
+
+
+def test_a_model_crash_mid_answer_is_one_line_and_the_conversation_goes_on(app_url, hold):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})   # a new browser: a new session
+        page.goto(app_url)
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        ask(page, "How did you burn your face?")
+        hold.arm()
+        page.fill("#message textarea", "Why do you wear bandages?")
+        page.keyboard.press("Enter")
+        hold.kill(signal.SIGSEGV)          # the model dies in the middle of this answer
+        page.wait_for_function("document.querySelector('#error').innerText.includes("
+                               "'the model stopped unexpectedly; it has been restarted - ask again')", timeout=120_000)
+        chat = page.inner_text("#chat")   # the earlier turn stays; the crashed question is not a turn
+        assert "How did you burn" in chat and "Why do you wear bandages?" not in chat
+        page.fill("#message textarea", "")
+        ask(page, "Why do you wear bandages?")      # the same app, a fresh worker: answered
+        assert "Why do you wear bandages?" in page.inner_text("#chat") and not page.inner_text("#error").strip()
+        page.reload()                                # the saved turns are whole: the crashed one never was one
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('Why do you wear')", timeout=60_000)
+        chat = page.inner_text("#chat")
+        assert chat.count("Why do you wear bandages?") == 1 and chat.count("How did you burn your face?") == 1
+        browser.close()

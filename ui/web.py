@@ -9,7 +9,8 @@ Design choices:
 - History lives on the server (SQLite in the data dir) keyed by a session id kept in the
   browser's localStorage (``gr.BrowserState``) and by character, so it survives a reload and a
   restart, and switching character shows that character's own conversation.
-- Every error becomes a visible one-line message; the conversation so far stays.
+- Every error becomes a visible one-line message; the conversation so far stays. A model that
+  crashes mid-answer (its worker process died) is such an error: the next question gets a new one.
 - The store, the embedder and the model load on the first question, not at start.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import uuid
 
-from core.errors import FaceError
+from core.errors import FaceError, ModelCrashed
 
 WORK_LABEL = {"film": "film review (Russian)", "novel": "novel summary (German)"}
 CSS = ".citation{margin-bottom:.8em} .dropped{color:#8a1c1c} .as-of{color:#555}"
@@ -65,6 +66,8 @@ def respond(message, character, as_of, lang, k, temperature, session, *, intervi
         ans = interviewer.answer(character, message, history=past, as_of=as_of or None,
                                  lang=None if lang == "auto" else lang, k=int(k), temperature=float(temperature))
     except FaceError as exc:
+        if isinstance(exc, ModelCrashed):  # for whoever runs the app; the reader gets the one line
+            print(f"warning: the model process died ({exc.detail}); a new one was started", file=sys.stderr)
         yield _chat_view(past, name), _sources_html(None), f"⚠️ {exc}", message
         return
     head = f"**{name}:** " if name else ""
@@ -213,16 +216,13 @@ def build_app(settings, interviewer=None):
     return app
 
 
-def launch(args) -> int:
-    from core.cli import settings_from
-
-    host, port = getattr(args, "host", "127.0.0.1"), getattr(args, "port", 7860)
-    auth_raw = getattr(args, "auth", None) or os.environ.get("FACE_AUTH", "")
+def launch(settings, host: str = "127.0.0.1", port: int = 7860, auth_raw: str = "") -> int:
+    """Serve the app; ``auth_raw`` is ``USER:PASSWORD`` or empty (no login)."""
     auth = tuple(auth_raw.split(":", 1)) if ":" in auth_raw else None
     if host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: --host {host} serves the app to your network without a login; "
               "add --auth USER:PASSWORD (or FACE_AUTH) or bind 127.0.0.1", file=sys.stderr)
-    app = build_app(settings_from(args))
+    app = build_app(settings)
     app.queue(default_concurrency_limit=4).launch(server_name=host, server_port=port, share=False, auth=auth,
                                                   show_error=False, quiet=True, css=CSS)
     return 0

@@ -1,6 +1,7 @@
 """``python app.py evals run|compare|agreement``: the eval suite's command line.
 
-Design choices: the sub-commands live here, next to what they drive, and plug into the main parser
+Design choices: the sub-commands live with the other commands (the top floor), drive ``evals``, and
+plug into the main parser
 (``add_evals_parser``); gates (``--fail-under``/``--fail-over``) are checked against the
 ``pipeline`` variant's overall figures after the report is written, so a failing CI run still
 leaves its report. Metric names are checked before anything runs.
@@ -15,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.errors import UsageError
+from core.errors import FaceError, UsageError
 
 DATASETS_DEFAULT = ("heldout.jsonl", "validation.jsonl", "abstention.jsonl", "timeline.jsonl", "injection.jsonl")
 
@@ -40,7 +41,7 @@ def _gates(specs, lower_is_better: bool) -> list[tuple[str, float]]:
 
 
 def cmd_run(args) -> int:
-    from core.cli import settings_from
+    from core.config import settings_from
     from evals.dataset import DATASETS_DIR, load_items
     from evals.runner import run_evals, select_items
     from retrieval.corpus import load_corpus
@@ -56,6 +57,11 @@ def cmd_run(args) -> int:
     summary = run_evals(settings, items, args.judge, tuple(args.baseline or ()), args.out, k=args.k,
                         progress=not args.quiet, datasets=paths)
     print(_overview(summary))
+    if summary["meta"]["errors"]:
+        print(f"{summary['meta']['errors']} answers failed and were counted as errors (see summary.json, "
+              "meta.error_items)", file=sys.stderr)
+    if "pipeline" not in summary["variants"]:
+        raise FaceError("every answer failed; nothing was scored (see summary.json, meta.error_items)")
     overall = summary["variants"]["pipeline"]["overall"]
     failed = [f"{m} was not measured in this run (no item it applies to)" for m, _ in under + over if overall[m] is None]
     failed += [f"{m} {overall[m]} < {v}" for m, v in under if overall[m] is not None and overall[m] < v]
@@ -76,7 +82,7 @@ def _overview(summary: dict) -> str:
         lines.append(f"{'answers ' + p:<22}" + "".join(f"{_num(b['overall']['paths'][p]):>16}" for b in variants.values()))
     meta = summary["meta"]
     lines.append(f"{meta['items']} items, judge {meta['judge']}, backend {meta['backend']}, "
-                 f"{meta['wall_seconds']} s; wrote {meta['out_dir']}/results.jsonl, summary.json, report.html")
+                 f"{meta['errors']} errors, {meta['wall_seconds']} s; wrote {meta['out_dir']}/results.jsonl, summary.json, report.html")
     return "\n".join(lines)
 
 
@@ -91,7 +97,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_agreement(args) -> int:
-    from core.cli import settings_from
+    from core.config import settings_from
     from evals.agreement import judge_agreement
     from evals.judges import get_judge
     from retrieval.corpus import load_corpus
