@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from backends.base import Backend, GenerationOptions, StreamCut
 from backends.llamacpp import LlamaCppBackend
 from backends.openai_compat import OpenAIBackend
@@ -15,7 +17,7 @@ from core.errors import UnknownNameError
 
 BACKENDS: dict[str, type[Backend]] = {cls.name: cls for cls in (LlamaCppBackend, OpenAIBackend)}
 
-__all__ = ["BACKENDS", "Backend", "GenerationOptions", "StreamCut", "get_backend"]
+__all__ = ["BACKENDS", "Backend", "GenerationOptions", "StreamCut", "get_backend", "judge_backend"]
 
 
 def get_backend(settings) -> Backend:
@@ -26,3 +28,10 @@ def get_backend(settings) -> Backend:
         model=settings.model, model_path=settings.model_path, base_url=settings.base_url,
         threads=settings.threads, context=settings.context, timeout=settings.timeout,
         retries=settings.retries, data_dir=settings.data_dir)
+
+
+def judge_backend(settings) -> Backend:
+    """The model that judges answers (the LLM verifier, the LLM eval judge): ``--judge-base-url`` /
+    ``--judge-model`` (env ``FACE_JUDGE_BASE_URL``/``FACE_JUDGE_MODEL``), else the chat's own endpoint."""
+    return get_backend(replace(settings, backend="openai", base_url=settings.judge_base_url or settings.base_url,
+                               model=settings.judge_model or settings.model))

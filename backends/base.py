@@ -55,5 +55,9 @@ class Backend:
     def complete(self, messages: list[dict], options: GenerationOptions = GenerationOptions()) -> str:
         return "".join(self.stream(messages, options))
 
+    def load(self) -> None:
+        """Load the weights now, so that a file that cannot be loaded is an error before the first
+        question (in-process backends); a model server has nothing to load."""
+
     def describe(self) -> str:
         return f"{self.name}:{self.model}"

@@ -10,7 +10,9 @@ Design choices:
   restarted - ask again") and a fresh worker is started at once, loading while the user reads that
   line. A file that cannot be loaded, refused or crashed on, is a ``ModelFileError`` (exit 2).
 - A stream the caller stops early sends ``cancel``: the worker stops generating at the next token
-  (a reader thread watches stdin), so an answer decided early frees the model at once.
+  (a reader thread watches stdin), so an answer decided early frees the model at once. While the
+  caller works on a piece (checking a finished sentence), the worker is paused: on 2 cores the
+  model and the checker's embedder running side by side slowed each other several times over.
 - The worker exits when its stdin closes: a parent that dies, even by kill -9, leaves no orphan.
 - Fault seam for tests: with ``FACE_FAULT_HOLD=DIR`` and a file ``DIR/arm`` present, the next
   generation sends its first piece, removes ``arm``, writes ``DIR/held-<pid>`` and waits there to be
@@ -112,6 +114,10 @@ class Worker:
         except (BrokenPipeError, OSError):
             raise self._crashed() from None
 
+    def load(self) -> None:
+        with self._lock:
+            self._ensure_ready()
+
     def call(self, op: str, **payload) -> dict:
         """One request, one reply (``tokenize``, ``reset``)."""
         with self._lock:
@@ -137,7 +143,9 @@ class Worker:
                         done = True
                         raise self._crashed()
                     if "delta" in reply:
-                        yield reply["delta"]
+                        self._send({"op": "pause"})    # while the caller works on this piece (checks a
+                        yield reply["delta"]           # sentence), the model waits: on 2 cores the two
+                        self._send({"op": "resume"})   # would otherwise slow each other down many times
                     elif "error" in reply:
                         done = True
                         raise BackendError(f"llama.cpp refused the request: {reply['error']}")
@@ -197,15 +205,21 @@ def _serve(path: str, n_ctx: int, n_threads: int) -> None:
         return
     reply({"ready": True, "params": model_params_of(llm)})
     requests: queue.Queue = queue.Queue()
-    cancel = threading.Event()
+    cancel, running = threading.Event(), threading.Event()
+    running.set()
 
     def read_stdin():
         for line in sys.stdin:
-            request = json.loads(line)
-            if request.get("op") == "cancel":
+            op = json.loads(line)
+            if op.get("op") == "cancel":
                 cancel.set()
+                running.set()
+            elif op.get("op") == "pause":
+                running.clear()
+            elif op.get("op") == "resume":
+                running.set()
             else:
-                requests.put(request)
+                requests.put(op)
         os._exit(0)  # the parent is gone
 
     threading.Thread(target=read_stdin, daemon=True).start()
@@ -219,6 +233,7 @@ def _serve(path: str, n_ctx: int, n_threads: int) -> None:
                 reply({"done": True})
             elif request["op"] == "chat":
                 cancel.clear()
+                running.set()
                 first = True
                 for chunk in llm.create_chat_completion(messages=request["messages"], stream=True, **request["kwargs"]):
                     delta = chunk["choices"][0]["delta"].get("content")
@@ -227,6 +242,7 @@ def _serve(path: str, n_ctx: int, n_threads: int) -> None:
                         if first:
                             first = False
                             _hold_if_armed()
+                    running.wait()
                     if cancel.is_set():
                         break
                 reply({"done": True})

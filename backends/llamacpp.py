@@ -68,6 +68,9 @@ class LlamaCppBackend(Backend):
                 _WORKERS[key] = Worker(*key)
             return _WORKERS[key]
 
+    def load(self) -> None:
+        self.worker().load()
+
     @property
     def context_window(self) -> int:
         return self.context

@@ -15,13 +15,14 @@ Design choices:
 """
 from __future__ import annotations
 
-import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from core.errors import CorpusError, UnknownNameError, UsageError
+from characters.schema import CardError, validate
+from core.errors import UnknownNameError, UsageError
 from retrieval.corpus import LANGUAGES, Corpus, Event, load_corpus
 from retrieval.search import SearchFilter
 
@@ -36,6 +37,9 @@ class Memory:
     events: tuple[str, ...]
     work: str
     event_max: int
+    questions: dict = field(default_factory=dict)   # lang -> reader questions this memory answers
+    known: str = "present"          # how the speaker knows it: present | told by <id> | witnessed | from the notebooks
+    after: int = 0                  # story order from which the speaker knows it (0: as soon as it happened)
 
 
 @dataclass(frozen=True)
@@ -53,14 +57,21 @@ class Card:
     memories: tuple[Memory, ...]
     lines: dict = field(default_factory=dict)  # abstain/refuse/deflect -> lang -> [str]
 
-    def story_points(self, corpus: Corpus, as_of: str | None = None) -> tuple[Event, ...]:
-        """The default story point per work, with ``as_of`` (an event id) replacing its work's."""
+    def story_points(self, corpus: Corpus, as_of=None) -> tuple[Event, ...]:
+        """The default story point per work, with ``as_of`` replacing its work's: one event id, or
+        several (one per work, as a group interview sets them), of which those of this
+        character's works apply."""
         points = {w: corpus.event(e) for w, e in self.as_of.items()}
-        if as_of:
+        if isinstance(as_of, str) and as_of:
             ev = corpus.event(as_of)
             if ev.work not in self.works:
                 raise UsageError(f"{self.id} is not in the {ev.work}; choose an event of: {', '.join(self.works)}")
             points[ev.work] = ev
+        elif as_of:
+            events = [corpus.event(e) for e in as_of if e]
+            if len({e.work for e in events}) != len(events):
+                raise UsageError("give at most one story point per work")
+            points.update({e.work: e for e in events if e.work in self.works})
         return tuple(points[w] for w in self.works)
 
     def known_events(self, corpus: Corpus, points: tuple[Event, ...]) -> frozenset:
@@ -77,9 +88,10 @@ class Card:
         return SearchFilter(kinds=("plot",), as_of=points, events=self.known_events(corpus, points))
 
     def memories_in(self, flt: SearchFilter) -> list[Memory]:
-        """Memories whose cited sentences the filter admits (same rule as for passages)."""
+        """Memories whose cited sentences the filter admits (same rule as for passages), and that the
+        speaker has learned by the story point (what she read in the notebooks, only once she has)."""
         return [m for m in self.memories
-                if flt.accepts({"work": m.work, "kind": "plot", "event_max": m.event_max,
+                if flt.accepts({"work": m.work, "kind": "plot", "event_max": max(m.event_max, m.after),
                                 "events": ",".join(m.events), "characters": ""})]
 
     def line(self, kind: str, lang: str, seed: int = 0) -> str:
@@ -88,58 +100,65 @@ class Card:
 
 
 def _load_card(path: Path, corpus: Corpus) -> Card:
+    """A card file, validated field by field (``characters.schema``) before anything uses it."""
     try:
         d = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CorpusError(f"cannot read card {path}: {exc}") from None
-    if not isinstance(d, dict) or not re.fullmatch(r"[a-z0-9_]+", str(d.get("id", ""))) or d["id"] != path.stem:
-        raise CorpusError(f"{path}: a card needs an id (lower-case letters, digits, _) equal to its file name")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CardError(f"cannot read it: {' '.join(str(exc).split())[:200]}") from None
+    validate(d, corpus)
+    if d["id"] != path.stem:
+        raise CardError(f"card field id: {d['id']!r} differs from the file name {path.name}")
     segs = {(s.source_file, s.start): s for src in corpus.sources for s in src.segments}
     orders = {e.id: e.order for e in corpus.events}
-
-    def cites(items, where):
-        out = []
-        for c in items:
-            seg = segs.get((c["seed"], c["start"]))
-            if seg is None:
-                raise CorpusError(f"{path} {where}: no sentence starts at {c['seed']}:{c['start']}")
-            if seg.kind != "plot":
-                raise CorpusError(f"{path} {where}: cites the critic's opinion, which is no memory")
-            out.append(seg)
-        return out
-
+    scope = d["scope"]
     memories = []
-    for i, m in enumerate(d.get("memories", [])):
-        cited = cites(m["cites"], f"memory {i}")
-        missing = [l for l in LANGUAGES if not (m["text"].get(l) or "").strip()]
-        if missing:
-            raise CorpusError(f"{path} memory {i}: missing text in {missing}")
+    for m in d.get("memories", []):
+        cited = [segs[(c["seed"], c["start"])] for c in m["cites"]]
         events = tuple(dict.fromkeys(e for s in cited for e in s.events))
+        known = m.get("known", "present")
+        after = orders[scope["learns_all_at"]] if known == "from the notebooks" else 0
         memories.append(Memory(dict(m["text"]), tuple((s.source_file, s.start) for s in cited), events,
-                               cited[0].work, max(orders[e] for e in events)))
-    for i, f in enumerate(d.get("facts", [])):
-        cites(f["cites"], f"fact {i}")
-    scope = d.get("scope") or {}
-    try:
-        return Card(d["id"], d["name"], tuple(d.get("aliases", [])), tuple(d["works"]), d["description"],
-                    d.get("voice", ""), dict(d["as_of"]), frozenset(scope.get("events", [])),
-                    scope.get("learns_all_at"), tuple(d.get("facts", [])), tuple(memories),
-                    {k: d[k] for k in ("abstain", "refuse", "deflect")})
-    except KeyError as exc:
-        raise CorpusError(f"{path}: missing field {exc}") from None
+                               cited[0].work, max(orders[e] for e in events),
+                               {lang: tuple(q) for lang, q in (m.get("questions") or {}).items()}, known, after))
+    return Card(d["id"], d["name"], tuple(d.get("aliases", [])), tuple(d["works"]), d["description"],
+                d.get("voice", ""), dict(d["as_of"]), frozenset(scope.get("events", [])),
+                scope.get("learns_all_at"), tuple(d.get("facts", [])), tuple(memories),
+                {k: d[k] for k in ("abstain", "refuse", "deflect")})
 
 
-_CACHE: dict[tuple, dict] = {}
+_CACHE: dict[tuple, tuple[dict, list]] = {}
+_REPORTED: set[tuple] = set()
 
 
-def load_cards(cards_dir: Path = CARDS_DIR, corpus: Corpus | None = None) -> dict[str, Card]:
-    corpus = corpus or load_corpus()
+def _load_all(cards_dir: Path, corpus: Corpus) -> tuple[dict, list]:
     paths = sorted(Path(cards_dir).glob("*.yaml"))
     key = (str(cards_dir), id(corpus), tuple((str(p), p.stat().st_mtime_ns) for p in paths))
     if key not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = {c.id: c for c in (_load_card(p, corpus) for p in paths)}
+        cards, problems = {}, []
+        for p in paths:
+            try:
+                card = _load_card(p, corpus)
+                cards[card.id] = card
+            except CardError as exc:   # one bad card never takes the others down
+                problems.append(f"{p.name} was left out: {' '.join(str(exc).split())}")
+        _CACHE[key] = (cards, problems)
     return _CACHE[key]
+
+
+def load_cards(cards_dir: Path = CARDS_DIR, corpus: Corpus | None = None) -> dict[str, Card]:
+    """Every card that passes validation; each one that does not is reported once, on stderr."""
+    cards, problems = _load_all(Path(cards_dir), corpus or load_corpus())
+    for line in problems:
+        if (str(cards_dir), line) not in _REPORTED:
+            _REPORTED.add((str(cards_dir), line))
+            print(f"warning: {line}", file=sys.stderr)
+    return cards
+
+
+def card_problems(cards_dir: Path = CARDS_DIR, corpus: Corpus | None = None) -> list[str]:
+    """One line per card file that was left out, and why."""
+    return list(_load_all(Path(cards_dir), corpus or load_corpus())[1])
 
 
 def get_card(character: str, corpus: Corpus | None = None) -> Card:

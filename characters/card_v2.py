@@ -17,6 +17,7 @@ Design choices:
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from core.errors import UsageError
 from retrieval.corpus import load_corpus
 
 from characters import CARDS_DIR
+from characters.schema import check_id, validate
 
 EXT = "face_of_another"
 
@@ -60,7 +62,9 @@ def export_v2(character: str, cards_dir: Path = CARDS_DIR) -> dict:
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "imported"
+    """A safe id from a display name: ``"Dr. Who?"`` -> ``"dr_who"`` (at most 32 characters)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:32].strip("_")
+    return slug if slug[:1].isalpha() else f"card_{slug}"[:32].strip("_")
 
 
 def import_v2(card_json: dict) -> dict:
@@ -68,9 +72,11 @@ def import_v2(card_json: dict) -> dict:
     if not isinstance(card_json, dict) or card_json.get("spec") != "chara_card_v2" or not isinstance(card_json.get("data"), dict):
         raise UsageError("not a Character Card V2: expected {\"spec\": \"chara_card_v2\", \"data\": {...}}")
     data = card_json["data"]
-    ours = (data.get("extensions") or {}).get(EXT)
-    if isinstance(ours, dict):
-        return ours
+    extensions = data.get("extensions") if isinstance(data.get("extensions"), dict) else {}
+    if EXT in extensions:
+        if not isinstance(extensions[EXT], dict) or not extensions[EXT]:
+            raise UsageError(f"the card's extensions.{EXT} must be a whole card (id, name, works, ...)")
+        return extensions[EXT]
     name = str(data.get("name") or "").strip()
     if not name:
         raise UsageError("the card has no name")
@@ -79,20 +85,30 @@ def import_v2(card_json: dict) -> dict:
     line = {lang: ["I don't remember that."] * 2 for lang in ("en", "ru", "de")}
     return {"id": _slug(name), "name": same, "aliases": [name], "works": ["novel", "film"],
             "description": {lang: desc for lang in ("en", "ru", "de")}, "voice": str(data.get("personality") or ""),
-            "as_of": {"novel": "ending", "film": "film_ending"},
+            "as_of": {"novel": "ending", "film": "film_ending"},  # validated with the rest on import
             "scope": {"events": [e.id for e in load_corpus().events], "learns_all_at": None},
             "facts": [], "memories": [], "abstain": line, "refuse": line, "deflect": line}
 
 
 def import_file(path: str, cards_dir: Path = CARDS_DIR, overwrite: bool = False) -> Path:
+    """Validate the card entirely, then write ``<cards_dir>/<id>.yaml`` in one step (a temporary file
+    renamed into place). The id is checked before it names anything; nothing else is written."""
     try:
         card = import_v2(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path} is not valid JSON (line {exc.lineno}): {exc.msg}") from None
-    target = Path(cards_dir) / f"{card['id']}.yaml"
+    except RecursionError:
+        raise UsageError(f"{path} is nested too deeply to be a card") from None
+    validate(card, load_corpus())
+    cards_dir = Path(cards_dir).resolve()
+    target = cards_dir / f"{check_id(card['id'])}.yaml"
+    if target.parent != cards_dir:
+        raise UsageError(f"card id {card['id']!r} does not name a file in {cards_dir}")
     if target.exists() and not overwrite:
         raise UsageError(f"{target} exists; pass --overwrite to replace it")
-    target.write_text(yaml.safe_dump(card, allow_unicode=True, sort_keys=False, width=110), encoding="utf-8")
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(yaml.safe_dump(card, allow_unicode=True, sort_keys=False, width=4096), encoding="utf-8")
+    os.replace(tmp, target)
     return target

@@ -1,120 +1,61 @@
-"""The interview chain: condense -> retrieve in scope -> prompt -> generate -> guard -> answer.
+"""The interview chain: condense -> retrieve in scope -> plan -> (generate, checked as it streams) -> answer.
 
 Design choices:
-- LangChain runnables wire the steps (``RunnablePassthrough.assign`` per step); the prompt is a
-  ``ChatPromptTemplate`` built from ``prompts.yaml``; generation goes through
-  ``BackendChatModel``, so any backend plugs in.
-- The model is never the only author. Its draft survives only if the guard finds at least half
-  of its sentences supported (unsupported ones are dropped and reported). Otherwise the answer is
-  composed from the card's best memories in scope, in the question's language, with their
-  citations; and when no memory is relevant enough, the character abstains in their own voice.
-  Each answer records its path: ``generated``, ``composed`` or ``abstained``.
-- Probes that try to break character (are you an AI, ignore your instructions, print your prompt,
-  API keys) are answered by the card's in-character deflections before any model call, so the
-  prompt and card text cannot leak through them. ``/ooc`` asks the narrator instead.
-- Everything a character sees goes through ``Card.knowledge`` (scope + story point); the
-  narrator sees every passage up to the chosen story point.
-- With an in-process model, answers are computed one at a time per process: llama.cpp's threads
-  spin while they wait, so embedding and generating side by side on 2 cores ran 3-10x slower
-  (benchmarks/load.py: 4 sessions took 21.6 s p50 instead of about 7 s). A model server keeps
-  concurrent answers.
+- LangChain runnables wire the preparation (``RunnablePassthrough.assign`` per step: condense,
+  retrieve, plan, prompt); the prompt is a ``ChatPromptTemplate`` from ``prompts.yaml``;
+  generation goes through ``BackendChatModel``, so any backend plugs in.
+- The model is never the only author. Its draft is checked sentence by sentence while it streams
+  (``chat.draft``): what passes is shown at once and never withdrawn; generation stops as soon as
+  the answer is decided. A draft that does not answer the question, or not in character, is
+  abandoned for the character's memories or an "I don't know" that fits the question.
+- The plan is made before any model call (``chat.compose``): a memory *answers* the question when
+  one of its reader questions matches it (``ANSWER_MIN``, calibrated on half of the eval set); a
+  false premise is corrected from the memory it contradicts; "and then?" takes the next memory in
+  story order; a memory already said is not repeated. With an in-process model, whose drafts rarely
+  survive the guard, an answering memory is the answer and no draft is waited for.
+- Probes that try to break character are answered by the card's deflections before any model call;
+  ``/ooc`` asks the narrator. Everything a character sees goes through ``Card.knowledge``.
+- With an in-process model, answers are computed one at a time per process (llama.cpp's threads
+  spin while they wait); a model server keeps concurrent answers.
 """
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
+import time
 import zlib
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
-from backends import GenerationOptions, StreamCut, get_backend
-from backends.langchain_chat import BackendChatModel
-from characters import Card, get_card
-from chat.guard import Evidence, Guard
+from backends import GenerationOptions, StreamCut, get_backend, judge_backend
+from backends.langchain_chat import BackendChatModel, to_openai_messages
+from characters import get_card
+from chat import compose as C
+from chat.answer import Answer, Citations, context_item
+from chat.draft import Draft, sentences
+from chat.evidence import more_hits, sentence_texts, units_for
+from chat.guard import Guard
+from chat.inputs import clean_message, probe, prompts
 from chat.memory import MemoryIndex
-from core.errors import UsageError
-from retrieval.chunking import count_tokens
+from chat.verify import get_verifier
+from core.timing import timed, timer
 from retrieval.corpus import LANGUAGES
 from retrieval.lexical import detect_language
-from retrieval.search import Searcher, SearchFilter
+from retrieval.search import Hit, Searcher, SearchFilter
 
-MAX_MESSAGE_TOKENS = 300
-MEMORY_MIN = 0.86        # boosted query-memory similarity needed to compose from a memory
-HIT_BONUS = 0.03         # boost for a memory citing a retrieved passage (x 1/rank); both calibrated
-                         # on evals/datasets/heldout.jsonl, checked on validation.jsonl
-SUPPORTED_SHARE = 0.5    # share of the draft's sentences that must survive the guard
-HISTORY_TURNS = 4       # at most this many past turns, fewer if the context window is short
-PROMPT_PASSAGES = 3     # the best passages go into the prompt; the guard checks against all k retrieved
-ANSWER_TOKENS = 80      # "one to three short sentences"; every prompt token costs time on 2 cores
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-@lru_cache(maxsize=1)
-def prompts() -> dict:
-    return yaml.safe_load((Path(__file__).with_name("prompts.yaml")).read_text(encoding="utf-8"))
-
-
-@dataclass
-class Answer:
-    character: str
-    question: str
-    answer: str
-    mode: str                       # generated | composed | abstained
-    abstained: bool
-    language: str
-    backend: str
-    model: str
-    sentences: list = field(default_factory=list)   # {text, supported, score, citations}
-    citations: list = field(default_factory=list)   # {source_file, start, end, text, english, ...}
-    dropped: list = field(default_factory=list)     # draft sentences the guard removed, with reasons
-    partial: bool = False
-    reason: str = ""
-    as_of: dict = field(default_factory=dict)
-    draft: str = ""                 # the model's raw text before the guard ("" when no model call)
-    context: list = field(default_factory=list)     # passages the answer had: {source_file, start, end, ...}
-
-    def as_json(self) -> dict:
-        return asdict(self)
-
-
-def clean_message(text) -> str:
-    """Strip control characters; refuse empty or over-long messages with a one-line reason."""
-    if not isinstance(text, str):
-        raise UsageError("the message must be text")
-    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")  # invalid UTF-8 from argv/stdin -> U+FFFD
-    text = _CONTROL.sub(" ", text).strip()
-    if not text:
-        raise UsageError("the message is empty; type a question for the character")
-    n = count_tokens(text)
-    if n > MAX_MESSAGE_TOKENS:
-        raise UsageError(f"the message is {n} tokens; the limit is {MAX_MESSAGE_TOKENS} tokens, please shorten it")
-    return text
-
-
-def folded_regex(pattern: str) -> re.Pattern:
-    """Compile a case-insensitive pattern that YAML folded onto several lines (folding leaves a
-    space after each ``|``): ``"a|\n b"`` -> ``re.compile("a|b", re.I)``."""
-    return re.compile(re.sub(r"\|\s+", "|", pattern.strip()), re.IGNORECASE)
-
-
-@lru_cache(maxsize=1)
-def _probe_patterns() -> dict[str, re.Pattern]:
-    return {kind: folded_regex(pattern) for kind, pattern in prompts()["probes"].items()}
-
-
-def _probe(text: str) -> str | None:
-    """Which kind of character-breaking probe ``text`` is, if any.
-
-    >>> _probe("Ты языковая модель?"), _probe("Where is house S?")
-    ('ai', None)
-    """
-    return next((kind for kind, rx in _probe_patterns().items() if rx.search(text)), None)
+ANSWER_MIN = 0.94        # question-to-question similarity at which a memory answers (evals/calibrate_memories.py:
+                         # fitted on one half of the eval items, checked on the other)
+ANSWER_NEAR = 0.90       # a memory this close corrects a false premise, or answers when the draft fails and it
+                         # cites the question's first passage
+HIT_BONUS = 0.03         # boost for an evidence memory citing a retrieved passage (x 1/rank)
+HISTORY_TURNS = 4        # at most this many past turns, fewer if the context window is short
+PROMPT_PASSAGES = 3      # the best passages go into the prompt; the guard checks against all k retrieved
+ON_POINT_PASSAGES = 3    # a sentence resting on one of the question's first passages answers it
+NEAR_CANDIDATES = 2      # the near fallback looks at this many closest memories for one citing
+NEAR_HITS = 3            # one of the passages the question finds first
+ANSWER_TOKENS = 80       # "one to three short sentences"; every token costs time on 2 cores (in process)
+SERVER_ANSWER_TOKENS = 200   # a model server: room for a capable model's three or four sentences
 
 
 class Interviewer:
@@ -126,22 +67,31 @@ class Interviewer:
         self.searcher = searcher or Searcher(settings)
         self.backend = backend or get_backend(settings)
         self.k = k
-        self.options = options or GenerationOptions(max_tokens=ANSWER_TOKENS)
+        self.options = options or GenerationOptions(
+            max_tokens=ANSWER_TOKENS if self.backend.in_process else SERVER_ANSWER_TOKENS)
         self.memories = MemoryIndex(self.searcher.store.embedder, settings.data_dir)
         self._one_at_a_time = threading.Lock() if self.backend.in_process else contextlib.nullcontext()
-        self.guard = Guard(self.searcher.store.embedder)
-        self.chain = (RunnablePassthrough.assign(query=RunnableLambda(self._condense))
-                      | RunnablePassthrough.assign(evidence=RunnableLambda(self._retrieve))
-                      | RunnablePassthrough.assign(messages=RunnableLambda(self._prompt))
-                      | RunnablePassthrough.assign(draft=RunnableLambda(self._generate))
-                      | RunnableLambda(self._decide))
+        self.guard = Guard(get_verifier(settings.verifier, self.searcher.store.embedder,
+                                        judge_backend(settings) if settings.judge_base_url else self.backend))
+        self.premises = get_verifier("offline", self.searcher.store.embedder)   # reads questions, no model call
+        self._warmed, self._warm_cards, self._scopes = False, set(), {}
+        self.last_prompt: list[dict] = []
+        self.prepare = (RunnablePassthrough.assign(query=RunnableLambda(timed("condense", self._condense)))
+                        | RunnablePassthrough.assign(evidence=RunnableLambda(self._retrieve))
+                        | RunnablePassthrough.assign(plan=RunnableLambda(timed("plan", self._plan)))
+                        | RunnablePassthrough.assign(messages=RunnableLambda(timed("prompt", self._prompt))))
 
     # -- public -----------------------------------------------------------------------------
-    def answer(self, character: str, question: str, history=(), as_of: str | None = None,
+    def answer(self, character: str, question: str, **kw) -> Answer:
+        """The whole answer (``stream`` without the sentence events)."""
+        return next(e["answer"] for e in self.stream(character, question, **kw) if "answer" in e)
+
+    def stream(self, character: str, question: str, history=(), as_of: str | None = None,
                lang: str | None = None, use_retrieval: bool = True, k: int | None = None,
-               temperature: float | None = None, passages: list | None = None) -> Answer:
-        """``use_retrieval=False``: no passages and no memories (the no-retrieval baseline);
-        ``passages``: these search hits instead of searching (the oracle baseline)."""
+               temperature: float | None = None, passages: list | None = None):
+        """Yield ``{"sentence": text}`` for each sentence as soon as it may be shown (never taken
+        back), then ``{"answer": Answer}``. ``use_retrieval=False``: no passages and no memories
+        (the no-retrieval baseline); ``passages``: these hits instead of searching (the oracle)."""
         question = clean_message(question)
         ooc = question.lower().startswith(prompts()["ooc_prefix"])
         if ooc:
@@ -152,21 +102,48 @@ class Interviewer:
         flt = (SearchFilter(as_of=points) if ooc else card.knowledge(self.searcher.corpus, as_of))
         base = dict(character=card.id, question=question, language=lang, backend=self.backend.name,
                     model=self.backend.model, as_of={p.work: p.id for p in points})
-        probe = None if ooc else _probe(question)
-        if probe:
-            kind = "deflect" if probe in ("ai", "override") else "refuse"
-            text = card.line(kind, lang, zlib.crc32(question.encode()))
-            return Answer(answer=text, mode="abstained", abstained=True, reason=f"probe:{probe}",
-                          sentences=[{"text": text, "supported": True, "score": 1.0, "citations": []}], **base)
+        seed = zlib.crc32(question.encode())
+        found = None if ooc else probe(question)
+        if found:
+            text = card.line("deflect" if found in ("ai", "override") else "refuse", lang, seed)
+            yield {"sentence": text}
+            yield {"answer": Answer(answer=text, mode="abstained", abstained=True, reason=f"probe:{found}",
+                                    sentences=[C.said_item(text, 1.0, [])], **base)}
+            return
         opts = self.options if temperature is None else GenerationOptions(
             **{**self.options.__dict__, "temperature": float(temperature)})
         history = [{"role": m["role"], "content": m["content"]} for m in history][-2 * HISTORY_TURNS:]
         state = dict(card=card, question=question, history=history, lang=lang, flt=flt, ooc=ooc, base=base,
-                     use_retrieval=use_retrieval, passages=passages, k=k or self.k, options=opts)
+                     use_retrieval=use_retrieval, passages=passages, k=k or self.k, options=opts, seed=seed,
+                     timings={}, started=time.perf_counter())
         with self._one_at_a_time:
-            return self.chain.invoke(state)
+            self._warm(card)
+            for event in self._answer(self.prepare.invoke(state)):
+                t = state["timings"]
+                now = round(time.perf_counter() - state["started"], 4)
+                if "sentence" in event:
+                    t.setdefault("first_shown", now)
+                else:
+                    event["answer"].timings = {**t, "total": now}
+                yield event
 
-    # -- steps ------------------------------------------------------------------------------
+    # -- preparation ------------------------------------------------------------------------
+    def _warm(self, card) -> None:
+        """Give the verifiers every corpus sentence's and this card's memories' vectors, computed
+        once per data directory (disk cache) instead of once per answer."""
+        if not self._warmed:
+            texts = sentence_texts(self.searcher.corpus)
+            vectors = self.memories.cached("sentences", texts, self.searcher.store.embedder.embed_documents)
+            for v in (self.guard.verifier, self.premises):
+                v.remember(texts, vectors)
+            self._warmed = True
+        if card.id not in self._warm_cards:
+            texts = [m.text[lang] for m in card.memories for lang in LANGUAGES]
+            vectors = self.memories.vectors(card).reshape(len(texts), -1) if texts else []
+            for v in (self.guard.verifier, self.premises):
+                v.remember(texts, vectors)
+            self._warm_cards.add(card.id)
+
     @staticmethod
     def _condense(s) -> str:
         """A short follow-up ("and then?") borrows the previous question's words for retrieval."""
@@ -177,36 +154,83 @@ class Interviewer:
     def _retrieve(self, s) -> dict:
         card, flt = s["card"], s["flt"]
         if not s["use_retrieval"]:
-            return {"hits": [], "memories": []}
-        hits = s.get("passages")
+            return {"hits": [], "memories": [], "matches": []}
+        hits, t0 = s.get("passages"), time.perf_counter()
         if hits is None:
             hits = self.searcher.search(s["query"], k=s.get("k", self.k), flt=flt, lang=s["lang"])
+        s["timings"]["retrieve"], t0 = time.perf_counter() - t0, time.perf_counter()
         if s["ooc"]:
-            return {"hits": hits, "memories": []}
-        ranked = self.memories.top(card, s["query"], k=40, allowed=card.memories_in(flt))
-        mems = sorted(((m, sc + HIT_BONUS * _hit_rank_weight(m, hits)) for m, sc in ranked), key=lambda x: -x[1])
-        return {"hits": hits, "memories": mems[:3]}
+            return {"hits": hits, "memories": [], "matches": []}
+        asked = s["query"] if C.followup(s["question"]) else s["question"]   # "what did she say?" needs the last question
+        matches = self.memories.top(card, asked, k=40, allowed=card.memories_in(flt))
+        s["timings"]["memories"] = time.perf_counter() - t0
+        topical = sorted(((x.memory, x.about + HIT_BONUS * _hit_rank_weight(x.memory, hits)) for x in matches),
+                         key=lambda x: -x[1])
+        return {"hits": hits, "memories": topical[:3], "matches": matches}
+
+    def _plan(self, s) -> dict:
+        """What the answer will be, decided before any model call where it can be."""
+        card, lang, q, history = s["card"], s["lang"], s["question"], s["history"]
+        matches = s["evidence"]["matches"]
+        if s["ooc"] or not s["use_retrieval"] or s.get("passages") is not None:
+            return {"mode": "generate", "memories": []}
+        said = C.said_before(history)
+        fresh = [m for m in matches if C.asked_before(q, history) or not C.is_said(m.memory, lang, said)]
+        answering = [m.memory for m in fresh if m.answers >= ANSWER_MIN][:2]
+        if C.followup(q) == "next":
+            last = C.last_said([m.memory for m in matches], lang, history) or next(
+                (m.memory for m in matches if m.answers >= ANSWER_NEAR), None)   # what the last question was about
+            nxt = C.next_memory([m.memory for m in matches], last, lang, said) if last else None
+            if nxt or last:
+                return {"mode": "compose" if nxt else "abstain", "memories": [nxt] if nxt else [],
+                        "reason": "follow-up: the next thing in story order"}
+        premise = self._premise(s)
+        topic = max(fresh, key=lambda m: m.answers + m.about, default=None)
+        if premise and topic and topic.answers >= ANSWER_NEAR:
+            return {"mode": "correct", "memories": [topic.memory], "reason": f"false premise: {premise}"}
+        if answering and self.backend.in_process:
+            return {"mode": "compose", "memories": answering}
+
+        # if the draft fails too: one of the closest memories nearly answering, that cites one of the
+        # passages the question finds first - two signals agreeing; never for a typed question
+        near = [] if answering or C.question_type(q) else [
+            m.memory for m in fresh[:NEAR_CANDIDATES] if m.answers >= ANSWER_NEAR and _hit_rank_weight(m.memory, s["evidence"]["hits"][:NEAR_HITS])][:1]
+        return {"mode": "generate", "memories": answering or near}
+
+    def _premise(self, s) -> str:
+        """What the question takes for granted that nothing the character knows gives ("" if
+        nothing): the question, read as a statement, through the offline support check against
+        every passage and memory in the character's scope at this story point."""
+        key = (s["card"].id, s["flt"])
+        if key not in self._scopes:
+            hits = [Hit(c, 0.0) for c in self.searcher.chunks.values() if s["flt"].accepts(c["meta"])]
+            mems = [(m, 0.0) for m in s["card"].memories_in(s["flt"])]
+            self._scopes = {key: units_for(self.searcher.corpus, s["card"], hits, mems)}
+        units = self._scopes[key]
+        f = self.premises.features([s["question"].rstrip(" ?!") + "."], units, s["lang"])[0]
+        t = self.premises.t
+        loose = [w for w, z, g, c in f["words"] if not g and not c and z < t["info_zipf"]]
+        return ", ".join([*map(str, f["numbers"]), *f["names"], *loose])
 
     def _prompt(self, s) -> list:
+        if s["plan"]["mode"] != "generate":
+            return []
         p, card, lang = prompts(), s["card"], s["lang"]
-        lines = []
-        for n, h in enumerate(s["evidence"]["hits"][:PROMPT_PASSAGES], 1):
-            c = h.chunk
-            lines.append(p["passage_line"].format(n=n, label=p["source_labels"][c["work"]],
-                                                  orig_language=p["language_names"][c["lang"]],
-                                                  text=c["renderings"][lang] or c["text"]))
+        lines = [p["passage_line"].format(n=n, label=p["source_labels"][h.chunk["work"]],
+                                          orig_language=p["language_names"][h.chunk["lang"]],
+                                          text=h.chunk["renderings"][lang] or h.chunk["text"])
+                 for n, h in enumerate(s["evidence"]["hits"][:PROMPT_PASSAGES], 1)]
         facts = "\n".join(f"- {m.text[lang]}" for m, _ in s["evidence"]["memories"]) or "-"
-        system = p["narrator_system"] if s["ooc"] else p["persona_system"]
         template = ChatPromptTemplate.from_messages(
-            [("system", system), *[(m["role"] if m["role"] != "assistant" else "ai", "{h%d}" % i)
-                                   for i, m in enumerate(s["history"])], ("human", "{question}")])
-        values = {f"h{i}": m["content"] for i, m in enumerate(s["history"])}
+            [("system", p["narrator_system"] if s["ooc"] else p["persona_system"]),
+             *[(m["role"] if m["role"] != "assistant" else "ai", "{h%d}" % i) for i, m in enumerate(s["history"])],
+             ("human", "{question}")])
         messages = template.format_messages(
             name=card.name.get(lang, card.name["en"]), works=" and ".join(card.works),
             description=card.description.get(lang, card.description["en"]), voice=card.voice,
             language=p["language_names"][lang], facts=facts, passages="\n".join(lines) or "-",
-            question=s["question"], **values)
-        return self._fit(messages, s["options"].max_tokens if "options" in s else self.options.max_tokens)
+            question=s["question"], **{f"h{i}": m["content"] for i, m in enumerate(s["history"])})
+        return self._fit(messages, s["options"].max_tokens)
 
     def _fit(self, messages: list, reply_tokens: int) -> list:
         """Drop the oldest history turns until prompt + reply fit the model's context window."""
@@ -215,101 +239,94 @@ class Interviewer:
             messages = [messages[0], *messages[3:]] if len(messages) > 3 else [messages[0], messages[-1]]
         return messages
 
-    def _generate(self, s) -> dict:
-        model = BackendChatModel(backend=self.backend, options=s.get("options", self.options))
-        parts: list[str] = []
+    # -- answering --------------------------------------------------------------------------
+    def _answer(self, s):
+        card, lang, plan = s["card"], s["lang"], s["plan"]
+        hits, mems = s["evidence"]["hits"], s["evidence"]["memories"]
+        checked = list(hits)                     # grows with what the draft's own sentences find
+        cites = Citations(self.searcher.corpus, checked)
+        base = {**s["base"], "context": [context_item(h.chunk) for h in hits]}
+        draft, parts, partial = None, [], False
+        if plan["mode"] == "generate":
+            self.last_prompt = to_openai_messages(s["messages"])   # what the model was sent (benchmarks compare)
+            draft = self._draft(s, checked, mems)
+            try:
+                for piece in sentences(self._deltas(s, parts, draft)):
+                    for v in draft.take(piece):
+                        yield {"sentence": v.text}
+            except StreamCut:
+                partial = True
+            base.update(draft="".join(parts), notes=self.guard.verifier.notes(),
+                        dropped=[{"text": v.text, "score": v.score, "reasons": v.reasons} for v in draft.dropped])
+            if draft.committed:
+                units = draft.units
+                shown = [C.said_item(v.text, v.score, sorted({i for e in v.evidence for i in cites.of_unit(units[e], mems)}))
+                         for v in draft.shown]
+                yield {"answer": Answer(answer=" ".join(x["text"] for x in shown), mode="generated", abstained=False,
+                                        sentences=shown, citations=cites.items, partial=partial, **base)}
+                return
+        with timer(s["timings"], "compose"):
+            answer = C.without_draft(s, plan, cites, base)
+        for x in answer.sentences:
+            yield {"sentence": x["text"]}
+        yield {"answer": answer}
+
+    def _draft(self, s, checked: list, mems) -> Draft:
+        card, lang = s["card"], s["lang"]
+        forbidden = (card.voice, *(str(f["text"]) for f in card.facts), *prompts()["persona_system"].split("\n"))
+        answering = {id(m) for m in s["plan"]["memories"]}
+        said = C.said_before(s["history"])
+        kind = C.question_type(s["question"])
+
+        def check(sentence):
+            """Against what is there; if that does not hold it, also against what the sentence finds."""
+            with timer(s["timings"], "check"):
+                return _check(sentence)
+
+        def _check(sentence):
+            if s["use_retrieval"] and not draft.units:
+                draft.units = units_for(self.searcher.corpus, card, checked, mems, s["question"])
+            v = self.guard.check([sentence], draft.units, lang, forbidden)[0]
+            extra = more_hits(self.searcher, [sentence], s["flt"], lang, checked) if s["use_retrieval"] and not v.supported else []
+            if extra:
+                checked.extend(extra)
+                draft.units = units_for(self.searcher.corpus, card, checked, mems, s["question"])
+                v = self.guard.check([sentence], draft.units, lang, forbidden)[0]
+            return v
+
+        def on_point(v) -> bool:
+            units = draft.units
+            if C.is_said_text(v.text, said):
+                return False     # what the character already said in this conversation answers nothing new
+            if not C.declines(v.text, lang) and not C.gives(kind, v.text, lang):
+                return False     # a name or number question is not answered by a sentence without one
+            return (C.declines(v.text, lang) and not self.backend.in_process) or any(
+                (units[e].kind == "passage" and units[e].ref < ON_POINT_PASSAGES) or
+                (units[e].kind == "memory" and id(mems[units[e].ref][0]) in answering) for e in v.evidence)
+
+        draft = Draft(check, on_point, lambda text: s["ooc"] or C.first_person(text, lang))
+        return draft
+
+    def _deltas(self, s, parts: list, draft: Draft):
+        """The model's text as it streams; closing this generator stops the generation."""
+        model, t = BackendChatModel(backend=self.backend, options=s["options"]), s["timings"]
+        start = mark = time.perf_counter()
         try:
             for chunk in model.stream(s["messages"]):
+                now = time.perf_counter()
+                t.setdefault("prefill", now - start)            # the time to the first token
+                t["decode"] = t.get("decode", 0.0) + (now - mark) if len(parts) else 0.0
                 parts.append(chunk.content)
+                yield chunk.content                             # (the model waits while this is checked)
+                mark = time.perf_counter()
+                if draft.done:
+                    return
         except StreamCut as cut:
-            return {"text": cut.partial, "partial": True}
-        return {"text": "".join(parts), "partial": False}
-
-    def _evidence(self, s) -> list[Evidence]:
-        lang, units = s["lang"], []
-        for i, h in enumerate(s["evidence"]["hits"]):
-            c = h.chunk
-            for lg in dict.fromkeys((lang, c["lang"], "en")):
-                if c["renderings"].get(lg):
-                    units.append(Evidence(c["renderings"][lg], lg, i, "passage"))
-        for j, (m, _) in enumerate(s["evidence"]["memories"]):
-            units.append(Evidence(m.text[lang], lang, j, "memory"))
-        return units
-
-    def _decide(self, s) -> Answer:
-        card, lang, base = s["card"], s["lang"], s["base"]
-        hits, mems = s["evidence"]["hits"], s["evidence"]["memories"]
-        units = self._evidence(s)
-        forbidden = (card.voice, *(str(f["text"]) for f in card.facts), *prompts()["persona_system"].split("\n"))
-        verdicts = self.guard.check(s["draft"]["text"], units, lang, forbidden)
-        kept = [v for v in verdicts if v.supported]
-        dropped = [{"text": v.text, "score": v.score, "reasons": v.reasons} for v in verdicts if not v.supported]
-        cites = _Citations(self.searcher.corpus, hits)
-        base = {**base, "draft": s["draft"]["text"], "context": [_context_item(h.chunk) for h in hits]}
-        if kept and len(kept) >= SUPPORTED_SHARE * len(verdicts):
-            sentences = [{"text": v.text, "supported": True, "score": v.score,
-                          "citations": sorted({i for e in v.evidence for i in cites.of_unit(units[e], mems)})}
-                         for v in kept]
-            return Answer(answer=" ".join(v.text for v in kept), mode="generated", abstained=False,
-                          sentences=sentences, citations=cites.items, dropped=dropped,
-                          partial=s["draft"]["partial"], **base)
-        relevant = [(m, sc) for m, sc in mems if sc >= MEMORY_MIN]
-        if relevant and not s["ooc"]:
-            chosen = relevant[:2] if len(relevant) > 1 and relevant[1][1] >= relevant[0][1] - 0.02 else relevant[:1]
-            sentences = [{"text": m.text[lang], "supported": True, "score": round(sc, 4),
-                          "citations": cites.of_memory(m)} for m, sc in chosen]
-            return Answer(answer=" ".join(x["text"] for x in sentences), mode="composed", abstained=False,
-                          sentences=sentences, citations=cites.items, dropped=dropped, **base)
-        if s["ooc"] and hits and hits[0].score >= 0.5:
-            c = hits[0].chunk
-            text = c["renderings"].get(lang) or c["text"]
-            return Answer(answer=text, mode="composed", abstained=False, citations=cites.items, dropped=dropped,
-                          sentences=[{"text": text, "supported": True, "score": round(hits[0].score, 4),
-                                      "citations": [cites.of_chunk(c)]}], **base)
-        text = card.line("abstain", lang, zlib.crc32(s["question"].encode()))
-        return Answer(answer=text, mode="abstained", abstained=True, dropped=dropped, reason="nothing in scope",
-                      sentences=[{"text": text, "supported": True, "score": 0.0, "citations": []}], **base)
-
-
-def _context_item(c: dict) -> dict:
-    return {"source_file": c["source_file"], "start": c["start"], "end": c["end"], "text": c["text"],
-            "language": c["lang"], "renderings": dict(c["renderings"])}
+            parts[:] = [cut.partial]
+            raise
 
 
 def _hit_rank_weight(memory, hits) -> float:
     """1/rank of the best retrieved chunk containing a sentence the memory cites, else 0."""
     return max([1.0 / r for r, h in enumerate(hits, 1) for seed, start in memory.cites
                 if h.chunk["source_file"] == seed and h.chunk["start"] <= start < h.chunk["end"]] or [0.0])
-
-
-class _Citations:
-    """Numbered citations for one answer: sentences of the sources, with offsets and English."""
-
-    def __init__(self, corpus, hits):
-        self.corpus, self.hits, self.items, self._index = corpus, hits, [], {}
-
-    def _add(self, key, item) -> int:
-        if key not in self._index:
-            self._index[key] = len(self.items)
-            self.items.append(item)
-        return self._index[key]
-
-    def of_chunk(self, c) -> int:
-        return self._add((c["source_file"], c["start"], c["end"]), {
-            "source_file": c["source_file"], "start": c["start"], "end": c["end"], "text": c["text"],
-            "english": c["renderings"]["en"], "language": c["lang"], "work": c["work"], "kind": c["kind"]})
-
-    def of_memory(self, memory) -> list[int]:
-        out = []
-        for seed, start in memory.cites:
-            src = self.corpus.source_by_file(seed)
-            seg = next(x for x in src.segments if x.start == start)
-            out.append(self._add((seed, seg.start, seg.end), {
-                "source_file": seed, "start": seg.start, "end": seg.end, "text": seg.text,
-                "english": seg.in_language("en"), "language": seg.lang, "work": seg.work, "kind": seg.kind}))
-        return out
-
-    def of_unit(self, unit: Evidence, mems) -> list[int]:
-        if unit.kind == "memory":
-            return self.of_memory(mems[unit.ref][0])
-        return [self.of_chunk(self.hits[unit.ref].chunk)]

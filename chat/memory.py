@@ -1,22 +1,37 @@
-"""Memory search: the card's first-person memories, embedded once, matched against a question.
+"""Memory search: which of the card's first-person memories *answer* a question, not just share its topic.
 
-Design choices: each memory is embedded in all three languages and scores its best language, so a
-Russian question finds a memory however it was first written. Vectors are cached on disk in the
-data directory, keyed by a hash of the memory texts and the embedder, so only the first run pays.
+Design choices:
+- Each memory carries the reader questions it answers, in en/ru/de (``questions`` in the card, as
+  the search keys do for passages). A question is matched question to question (both embedded as
+  e5 queries): ``answers`` is the best similarity to any of them. ``about`` is the old topical
+  similarity of the question to the memory text (best language), kept for ranking evidence.
+- A memory answers when ``answers >= ANSWER_MIN`` (calibrated in ``chat/chain.py``); otherwise it
+  is evidence at most, never the answer.
+- Vectors are cached on disk in the data directory, keyed by a hash of the texts and the embedder,
+  so only the first run pays.
 
     >>> idx = MemoryIndex(embedder, data_dir)
-    >>> [round(s, 2) for _, s in idx.top(get_card("k"), "What did you show him?", k=1)]   # doctest: +SKIP
-    [0.88]
+    >>> m = idx.top(get_card("k"), "What did you show him?", k=1)[0]      # doctest: +SKIP
+    >>> m.memory.text["en"], round(m.answers, 2)
+    ('I showed him an artificial finger. But a face is another matter entirely.', 0.93)
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.corpus import LANGUAGES
+
+
+@dataclass(frozen=True)
+class Match:
+    memory: object
+    answers: float   # best question-to-question similarity (does it answer this?)
+    about: float     # question-to-text similarity (is it on this topic?)
 
 
 class MemoryIndex:
@@ -25,33 +40,50 @@ class MemoryIndex:
         self.cache_dir = Path(data_dir) / "cache"
         self._vectors: dict[str, np.ndarray] = {}
 
-    def _texts(self, card) -> list[str]:
-        return [m.text[lang] for m in card.memories for lang in LANGUAGES]
-
-    def vectors(self, card) -> np.ndarray:
-        texts = self._texts(card)
-        key = hashlib.sha256(json.dumps([self.embedder.model_id, texts]).encode()).hexdigest()[:16]
+    def cached(self, name: str, texts: list[str], embed) -> np.ndarray:
+        """Vectors of ``texts``, from the disk cache when the texts and the embedder are unchanged."""
+        key = hashlib.sha256(json.dumps([self.embedder.model_id, name, texts]).encode()).hexdigest()[:16]
         if key not in self._vectors:
-            path = self.cache_dir / f"memories-{card.id}-{key}.npy"
+            path = self.cache_dir / f"{name}-{key}.npy"
             try:
                 vecs = np.load(path)
             except (OSError, ValueError):
-                vecs = self.embedder.embed_documents(texts)
+                vecs = embed(texts)
                 try:
                     self.cache_dir.mkdir(parents=True, exist_ok=True)
                     np.save(path, vecs)
                 except OSError:
                     pass  # a read-only data dir only costs a re-embed next time
-            self._vectors[key] = vecs.reshape(len(card.memories), len(LANGUAGES), -1)
+            self._vectors[key] = vecs
         return self._vectors[key]
 
-    def top(self, card, query: str, k: int = 3, allowed=None) -> list[tuple[object, float]]:
-        """Best ``k`` memories (those in ``allowed`` if given) with their similarity to ``query``."""
+    def vectors(self, card) -> np.ndarray:
+        texts = [m.text[lang] for m in card.memories for lang in LANGUAGES]
+        vecs = self.cached(f"memories-{card.id}", texts, self.embedder.embed_documents)
+        return vecs.reshape(len(card.memories), len(LANGUAGES), -1)
+
+    def _questions(self, card) -> tuple[np.ndarray, np.ndarray]:
+        """All reader questions of all memories as query vectors, and which memory each belongs to."""
+        owner, texts = [], []
+        for i, m in enumerate(card.memories):
+            for lang in LANGUAGES:
+                for q in m.questions.get(lang, ()):
+                    owner.append(i)
+                    texts.append(q)
+        vecs = self.cached(f"questions-{card.id}", texts, self.embedder.embed_queries)
+        return vecs, np.array(owner, dtype=int)
+
+    def top(self, card, query: str, k: int = 3, allowed=None) -> list[Match]:
+        """Best ``k`` memories (those in ``allowed`` if given), best answer first."""
         if not card.memories:
             return []
         q = self.embedder.embed_query(query)
-        scores = (self.vectors(card) @ q).max(axis=1)
+        about = (self.vectors(card) @ q).max(axis=1)
+        answers = np.zeros(len(card.memories))
+        qv, owner = self._questions(card)
+        if len(owner):
+            np.maximum.at(answers, owner, qv @ q)
         ok = set(map(id, allowed)) if allowed is not None else None
-        ranked = [(card.memories[i], float(scores[i])) for i in np.argsort(-scores)
-                  if ok is None or id(card.memories[i]) in ok]
-        return ranked[:k]
+        order = np.lexsort((-about, -answers))
+        return [Match(card.memories[i], float(answers[i]), float(about[i])) for i in order
+                if ok is None or id(card.memories[i]) in ok][:k]

@@ -24,6 +24,9 @@ from core.errors import FaceError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})  # "--judge" is not "--judge-model"
+
     def error(self, message):  # one line, exit code 2
         raise UsageError(f"{self.prog}: {message} (see --help)")
 
@@ -51,6 +54,11 @@ def _backend_flags(p: argparse.ArgumentParser):
                                       f"(env {FIELDS['base_url'].env}); the key comes from OPENAI_API_KEY")
     g.add_argument("--threads", type=int, help=f"llama.cpp threads (env {FIELDS['threads'].env}, default 2)")
     g.add_argument("--timeout", type=float, help=f"seconds to wait for a model server (env {FIELDS['timeout'].env})")
+    g.add_argument("--judge-base-url", help="OpenAI-compatible URL of the model that judges answers (LLM verifier, "
+                                            f"LLM eval judge; env {FIELDS['judge_base_url'].env}; default: --base-url)")
+    g.add_argument("--judge-model", help=f"that model's name (env {FIELDS['judge_model'].env}; default: --model)")
+    g.add_argument("--verifier", help="support check of the model's sentences: offline (default, no model call) or llm "
+                                      f"(the model, or --judge-base-url, judges them; env {FIELDS['verifier'].env})")
 
 
 # -- parser ---------------------------------------------------------------------------------
@@ -107,11 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, helptext in (("ask", "ask a character one question"), ("chat", "a conversation in the terminal")):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--character", required=True, help="hero, wife, doctor, k, girl or daughter")
+        p.add_argument("--character", required=True, action="append",
+                       help="hero, wife, doctor, k, girl or daughter; repeat it to ask several at once")
         if name == "ask":
             p.add_argument("question")
             p.add_argument("--json", action="store_true", help="print the answer with sentences and citations")
-        p.add_argument("--as-of", help="the story point the character lives at (an event id)")
+        p.add_argument("--as-of", action="append",
+                       help="the story point the character lives at (an event id); a group: one per work")
         p.add_argument("--lang", choices=["en", "ru", "de"], help="answer language (default: the question's)")
         _store_flags(p)
         _backend_flags(p)

@@ -96,8 +96,9 @@ def cmd_models(args) -> int:
 
 def cmd_characters(args) -> int:
     from characters import load_cards
+    from retrieval.corpus import load_corpus
 
-    cards = load_cards()
+    cards = load_cards(corpus=load_corpus(settings_from(args).seeds_dir))
     rows = [{"id": c.id, "name": c.name["en"], "works": list(c.works), "as_of": c.as_of,
              "description": c.description["en"]} for c in cards.values()]
     if args.json:
@@ -127,34 +128,44 @@ def cmd_cards(args) -> int:
 
 
 def _interviewer(args):
+    """The interviewer with its model loaded: a GGUF that llama.cpp cannot load is one line now,
+    not only when a question first needs the model."""
     from chat.chain import Interviewer
 
-    return Interviewer(settings_from(args))
+    interviewer = Interviewer(settings_from(args))
+    interviewer.backend.load()
+    return interviewer
 
 
 def cmd_ask(args) -> int:
-    from characters import get_card
+    from chat.group import Group
 
-    get_card(args.character)  # an unknown character is a one-line error before anything loads
+    group = Group(args.character, args.as_of)   # unknown characters or story points: one line, before loading
     interviewer = _interviewer(args)
-    ans = interviewer.answer(args.character, args.question, as_of=args.as_of, lang=args.lang)
+    answers = group.answers(interviewer, args.question, lang=args.lang)
     if args.json:
-        print(json.dumps(ans.as_json(), ensure_ascii=False, indent=2))
+        out = [a.as_json() for a in answers]
+        print(json.dumps(out[0] if len(out) == 1 else out, ensure_ascii=False, indent=2))
         return 0
-    print(ans.answer)
-    for i, c in enumerate(ans.citations, 1):
-        print(f"  [{i}] {c['source_file']} {c['start']}-{c['end']}: {c['english']}")
-    print(f"  ({ans.mode}; {ans.backend}:{ans.model}{'; partial' if ans.partial else ''})")
+    for ans in answers:
+        if len(answers) > 1:
+            print(f"{ans.character}:")
+        print(ans.answer)
+        for i, c in enumerate(ans.citations, 1):
+            print(f"  [{i}] {c['source_file']} {c['start']}-{c['end']}: {c['english']}")
+        print(f"  ({ans.mode}; {ans.backend}:{ans.model}{'; partial' if ans.partial else ''})")
     return 0
 
 
 def cmd_chat(args) -> int:
     from characters import get_card
+    from chat.group import Group
 
-    card = get_card(args.character)
+    group = Group(args.character, args.as_of)
     interviewer = _interviewer(args)
-    history: list[dict] = []
-    print(f"Talking to {card.name['en']} ({', '.join(card.works)}). Empty line or Ctrl-D ends; /ooc asks the narrator.")
+    names = ", ".join(f"{get_card(c).name['en']} ({', '.join(get_card(c).works)})" for c in group.characters)
+    hint = "; @id asks one of them" if len(group.characters) > 1 else ""
+    print(f"Talking to {names}. Empty line or Ctrl-D ends; /ooc asks the narrator{hint}.")
     while True:
         try:
             line = input("you> ")
@@ -163,13 +174,12 @@ def cmd_chat(args) -> int:
             return 0
         if not line.strip():
             return 0
-        try:
-            ans = interviewer.answer(card.id, line, history=history, as_of=args.as_of, lang=args.lang)
-        except FaceError as exc:  # the conversation goes on after a bad message
+        try:   # the conversation goes on after a bad message
+            for character, event in group.stream(interviewer, line, lang=args.lang):
+                if "answer" in event:
+                    print(f"{character}> {event['answer'].answer}")
+        except FaceError as exc:
             print(f"error: {exc}")
-            continue
-        print(f"{card.id}> {ans.answer}")
-        history += [{"role": "user", "content": line}, {"role": "assistant", "content": ans.answer}]
 
 
 def cmd_ui(args) -> int:

@@ -11,14 +11,19 @@ leaves its report. Metric names are checked before anything runs.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from dataclasses import replace
+
+from core.config import settings_from
+
 from core.errors import FaceError, UsageError
+from evals.replay import HALVES, REPLAY_FILE, VARIANTS, load_replay
 
 DATASETS_DEFAULT = ("heldout.jsonl", "validation.jsonl", "abstention.jsonl", "timeline.jsonl", "injection.jsonl")
+EXTRA_DATASETS = ("blind.jsonl",)
 
 
 def _gates(specs, lower_is_better: bool) -> list[tuple[str, float]]:
@@ -48,15 +53,23 @@ def cmd_run(args) -> int:
 
     under, over = _gates(args.fail_under, False), _gates(args.fail_over, True)
     settings = settings_from(args)
-    paths = args.dataset or [str(DATASETS_DIR / name) for name in DATASETS_DEFAULT]
+    paths = args.dataset or [str(DATASETS_DIR / name) for name in DATASETS_DEFAULT + EXTRA_DATASETS]
     corpus = load_corpus(settings.seeds_dir)
-    items = select_items(load_items(paths, {e.id for e in corpus.events}), args.character, args.kind,
-                         args.language, args.per_kind)
+    items = load_items(paths, {e.id for e in corpus.events})
+    replay = None
+    if args.replay:
+        rows = {i: r for i, r in load_replay(args.replay_file).items() if not args.half or r["half"] == args.half}
+        items = [i for i in items if i.id in rows]
+        settings = replace(settings, model=f"replay-{args.replay}")
+        replay = (args.replay, rows)
+    items = select_items(items, args.character, args.kind, args.language, args.per_kind)
     if not items:
-        raise UsageError("no items match the given --dataset/--character/--kind/--language")
+        raise UsageError("no items match the given --dataset/--character/--kind/--language/--replay/--half")
     summary = run_evals(settings, items, args.judge, tuple(args.baseline or ()), args.out, k=args.k,
-                        progress=not args.quiet, datasets=paths)
+                        progress=not args.quiet, datasets=paths, replay=replay)
     print(_overview(summary))
+    if replay:
+        print(_replay_overview(summary["replay"]))
     if summary["meta"]["errors"]:
         print(f"{summary['meta']['errors']} answers failed and were counted as errors (see summary.json, "
               "meta.error_items)", file=sys.stderr)
@@ -86,8 +99,40 @@ def _overview(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _replay_overview(block: dict) -> str:
+    cols = ("faithful_kept", "shown_as_generated", "invented_cut", "violations_shown")
+    lines = [f"replayed answers ({block['variant']}):", f"{'':<16}" + "".join(f"{c:>20}" for c in cols)]
+    for name, b in [("overall", block["overall"]), *block["by_language"].items(), *block["by_kind"].items()]:
+        lines.append(f"{name:<16}" + "".join(f"{_num(b[c]) if c != 'violations_shown' else b[c]:>20}" for c in cols))
+    return "\n".join(lines)
+
+
 def _num(v) -> str:
     return "-" if v is None else f"{v:.3f}"
+
+
+def cmd_multiturn(args) -> int:
+    from datetime import datetime
+
+    from chat.chain import Interviewer
+    from evals.judges import get_judge
+    from evals.multiturn import run_conversations, run_perspectives, write
+
+    settings = settings_from(args)
+    iv = Interviewer(settings)
+    judge = get_judge("offline", iv.searcher.store.embedder, settings)
+    run = run_conversations if args.which == "conversations" else run_perspectives
+    rows, summary = run(iv, judge)
+    out = Path(args.out or Path(settings.data_dir) / "evals" / datetime.now().strftime(f"{args.which}-%Y%m%d-%H%M%S"))
+    write(out, args.which, rows, summary)
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    print(f"wrote {out}/{args.which}.jsonl and summary.json")
+    return 0
+
+
+def cmd_replay_server(args) -> int:
+    from evals.replay import serve
+    return serve(args.port, args.file, args.delay)
 
 
 def cmd_compare(args) -> int:
@@ -124,9 +169,6 @@ def add_evals_parser(sub, parser_class, flag_groups) -> None:
     r.add_argument("--per-kind", type=int, default=0, help="at most N items of each kind (a quick subset)")
     r.add_argument("--judge", default="offline", choices=sorted(JUDGES),
                    help="offline (default, no LLM) or llm (an OpenAI-compatible model, see --judge-base-url)")
-    r.add_argument("--judge-base-url", default=argparse.SUPPRESS,
-                   help="OpenAI-compatible URL of the judge model (env FACE_JUDGE_BASE_URL; default: --base-url)")
-    r.add_argument("--judge-model", default=argparse.SUPPRESS, help="judge model name (env FACE_JUDGE_MODEL)")
     r.add_argument("--baseline", action="append", choices=BASELINES, help="also run this baseline (repeatable)")
     r.add_argument("--out", help="output folder (default: <data dir>/evals/run-<time>)")
     r.add_argument("--k", type=int, default=5, help="passages retrieved per question (default 5)")
@@ -135,9 +177,27 @@ def add_evals_parser(sub, parser_class, flag_groups) -> None:
     r.add_argument("--fail-over", action="append", metavar="METRIC=VALUE",
                    help="exit 1 if a lower-is-better METRIC (violation_rate, timeline_leak_rate) is above VALUE")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--replay", choices=VARIANTS, help="the backend is the replay server (evals replay-server): ask "
+                   "for this variant of its strong-model answers and report what of them was shown")
+    r.add_argument("--replay-file", default=str(REPLAY_FILE), help="replay answers (default evals/replay/strong.jsonl)")
+    r.add_argument("--half", choices=HALVES, help="with --replay: only items of this half (calibration or heldout)")
     for add in flag_groups:
         add(r)
     r.set_defaults(func=cmd_run)
+
+    s = evals.add_parser("replay-server", help="serve strong-model replay answers over the OpenAI-compatible API")
+    s.add_argument("--port", type=int, default=8090, help="port on 127.0.0.1 (default 8090)")
+    s.add_argument("--file", default=str(REPLAY_FILE), help="replay answers (default evals/replay/strong.jsonl)")
+    s.add_argument("--delay", type=float, default=0.0, help="seconds per streamed word (imitates decoding)")
+    s.set_defaults(func=cmd_replay_server)
+
+    for name, helptext in (("conversations", "multi-turn conversations: repeats, follow-ups, self-questions"),
+                           ("perspectives", "one question to two characters: scope leaks between their answers")):
+        m = evals.add_parser(name, help=helptext)
+        m.add_argument("--out", help="output folder (default: <data dir>/evals/<name>-<time>)")
+        for add in flag_groups:
+            add(m)
+        m.set_defaults(func=cmd_multiturn, which=name)
 
     c = evals.add_parser("compare", help="per-metric deltas between two runs and the items that changed")
     c.add_argument("a", help="run folder (or its summary.json)")
@@ -147,8 +207,6 @@ def add_evals_parser(sub, parser_class, flag_groups) -> None:
 
     a = evals.add_parser("agreement", help="agreement of a judge with the hand-labelled answers")
     a.add_argument("--judge", default="offline", choices=sorted(JUDGES))
-    a.add_argument("--judge-base-url", default=argparse.SUPPRESS)
-    a.add_argument("--judge-model", default=argparse.SUPPRESS)
     for add in flag_groups:
         add(a)
     a.set_defaults(func=cmd_agreement)

@@ -54,6 +54,7 @@ FIELDS: dict[str, Field] = {
     "chunk_overlap": Field("FACE_CHUNK_OVERLAP", 40, int),
     "judge_base_url": Field("FACE_JUDGE_BASE_URL", "", str),
     "judge_model": Field("FACE_JUDGE_MODEL", "", str),
+    "verifier": Field("FACE_VERIFIER", "offline", str),
 }
 
 
@@ -79,6 +80,7 @@ class Settings:
     chunk_overlap: int
     judge_base_url: str
     judge_model: str
+    verifier: str
 
     def public(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -102,6 +104,13 @@ def _config_file(env: dict, data_dir: str) -> dict:
     unknown = set(data) - set(FIELDS)
     if unknown:
         raise UsageError(f"config file {path}: unknown keys {sorted(unknown)}; known: {sorted(FIELDS)}")
+    for name, value in data.items():   # TOML has types: a list where a number belongs is an error, not str(list)
+        want = FIELDS[name].type
+        ok = isinstance(value, str) if want is str else (
+            isinstance(value, int) and not isinstance(value, bool) if want is int else
+            isinstance(value, (int, float)) and not isinstance(value, bool))
+        if not ok or (want is str and len(value) > 4096):
+            raise UsageError(f"config file {path}: {name} must be {want.__name__}, got {str(value)[:60]!r}")
     return data
 
 

@@ -25,10 +25,12 @@ def load_labels(path: Path = LABELS) -> list[dict]:
 
 def judge_verdicts(judge, item, answer: str, corpus, allowed_text: str = "") -> dict:
     """The judge's four verdicts on one labelled answer."""
-    faith = M.faithfulness(answer, M.evidence_sentences(item, corpus), judge, item.language)
-    return {"supported": faith is None or faith == 1.0,
+    truth = M.evidence_sentences(item, corpus) + list(item.gold)
+    faith = M.faithfulness(answer, truth, judge, item.language)
+    violates = M.violation(answer, item, judge, allowed_text, truth)
+    return {"supported": (faith is None or faith == 1.0) and not violates,
             "conveys": judge.entails(answer, list(item.gold), item.language),
-            "violates": M.violation(answer, item, judge, allowed_text),
+            "violates": violates,
             "declines": judge.declines(answer, item.language)}
 
 

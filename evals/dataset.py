@@ -15,7 +15,9 @@ Worked example::
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from core.config import SEEDS_DIR
@@ -41,25 +43,47 @@ class Item:
     as_of: str | None = None
 
 
-def _check(obj, where: str, event_ids: set | None) -> Item:
+def _strings(v, where: str, field: str, limit: int = 50) -> tuple:
+    if not isinstance(v, list) or len(v) > limit or not all(isinstance(x, str) and x.strip() and len(x) <= 1000 for x in v):
+        raise UsageError(f"{where}: {field} must be a list of at most {limit} non-empty strings, got {str(v)[:60]!r}")
+    return tuple(v)
+
+
+def check_item(obj, where: str, event_ids: set | None) -> Item:
+    """One dataset line, every field checked: a wrong one is a one-line error naming file, line and field."""
     if not isinstance(obj, dict):
         raise UsageError(f"{where}: expected a JSON object")
     missing = [k for k in REQUIRED if k not in obj]
     if missing:
         raise UsageError(f"{where}: missing keys {missing}")
+    if not isinstance(obj["id"], str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", obj["id"]):
+        raise UsageError(f"{where}: id must be 1-64 letters, digits, '.', '_' or '-', got {str(obj['id'])[:60]!r}")
     for key, allowed in (("kind", KINDS), ("language", LANGS), ("character", CHARACTERS)):
         if obj[key] not in allowed:
-            raise UsageError(f"{where}: {key} must be one of {allowed}, got {obj[key]!r}")
-    if not isinstance(obj["question"], str) or not obj["question"].strip():
-        raise UsageError(f"{where}: question must be a non-empty string")
+            raise UsageError(f"{where}: {key} must be one of {allowed}, got {str(obj[key])[:60]!r}")
+    if not isinstance(obj["question"], str) or not obj["question"].strip() or len(obj["question"]) > 2000:
+        raise UsageError(f"{where}: question must be a non-empty string of at most 2000 characters")
+    gold, must_not = _strings(obj["gold"], where, "gold"), _strings(obj["must_not"], where, "must_not")
+    if not isinstance(obj["evidence"], list) or len(obj["evidence"]) > 20:
+        raise UsageError(f"{where}: evidence must be a list (at most 20) of {{seed, quote}}")
     for ev in obj["evidence"]:
-        if not isinstance(ev, dict) or not {"seed", "quote"} <= set(ev):
-            raise UsageError(f"{where}: each evidence needs seed and quote")
+        if not isinstance(ev, dict) or set(ev) != {"seed", "quote"} or not all(isinstance(ev[k], str) for k in ev):
+            raise UsageError(f"{where}: each evidence needs a seed file name and a quote (strings)")
+        if ev["seed"] not in seed_files():
+            raise UsageError(f"{where}: evidence seed {ev['seed'][:60]!r} is not a source; use one of {sorted(seed_files())}")
     as_of = obj.get("as_of") or None
+    if as_of is not None and not isinstance(as_of, str):
+        raise UsageError(f"{where}: as_of must be an event id or null")
     if as_of and event_ids is not None and as_of not in event_ids:
-        raise UsageError(f"{where}: unknown as_of event {as_of!r}")
+        raise UsageError(f"{where}: unknown as_of event {as_of[:60]!r}")
     return Item(obj["id"], obj["character"], obj["language"], obj["question"], obj["kind"],
-                tuple(obj["gold"]), tuple(obj["must_not"]), tuple(obj["evidence"]), as_of)
+                gold, must_not, tuple(obj["evidence"]), as_of)
+
+
+@lru_cache(maxsize=1)
+def seed_files() -> frozenset:
+    """The source files an evidence quote may name."""
+    return frozenset(p.name for p in Path(SEEDS_DIR).glob("*.txt"))
 
 
 def load_items(paths, event_ids: set | None = None) -> list[Item]:
@@ -74,9 +98,9 @@ def load_items(paths, event_ids: set | None = None) -> list[Item]:
                 continue
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}:{no}: not valid JSON ({exc.msg})") from None
-            item = _check(obj, f"{path}:{no}", event_ids)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise UsageError(f"{path}:{no}: not valid JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
+            item = check_item(obj, f"{path}:{no}", event_ids)
             if item.id in seen:
                 raise UsageError(f"{path}:{no}: duplicate id {item.id!r}")
             seen.add(item.id)

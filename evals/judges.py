@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,15 +32,18 @@ import numpy as np
 import yaml
 
 from characters import load_cards
-from chat.chain import folded_regex
+from chat.inputs import folded_regex
 from chat.guard import dedupe_sentences
 from core.errors import FaceError, UnknownNameError
-from retrieval.lexical import detect_language, tokenize
+from retrieval.lexical import _stopwords, detect_language
 
 # Calibrated on the first half of evals/judge/labels.jsonl (j001-j036), checked on the second half.
-SUPPORT_MIN = 0.85   # claim vs passage rendering, e5 cosine
-UNKNOWN_MAX = 0.4    # share of a claim's content stems absent from the same-language evidence
+SUPPORT_MIN = 0.80   # claim vs passage rendering (or gold fact), e5 cosine
+NOVEL_MAX = 1        # informative words a claim may bring in that the passages never start
+NOVEL_ZIPF = 4.5     # "informative": rarer than this on wordfreq's Zipf scale
 ENTAIL_MIN = 0.84    # answer sentence vs English statement (cross-lingual)
+NEGATION_SIM = 0.86  # a negation the closest passage lacks vetoes a claim this close to it (0.88 scored one
+                     # label better on j001-j036 but lets "I did not buy an artificial finger" through)
 _NUM = re.compile(r"\d+")
 _WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
 
@@ -86,6 +88,18 @@ def negated(text: str, lang: str | None = None) -> bool:
     return bool(cues()["negation"][lang].search(text.lower()))
 
 
+def _novel(claim: str, starts: set[str]) -> list[str]:
+    """Informative words of a claim whose first five letters no passage word shares (a different
+    method from the chat's guard, which grounds stems against a lexicon: the judge must not share
+    the guard's blind spots)."""
+    from wordfreq import zipf_frequency
+
+    lang = detect_language(claim)
+    stop = _stopwords()[lang]
+    return [w for w in (x.lower() for x in _WORD.findall(claim))
+            if len(w) > 3 and w not in stop and w[:5] not in starts and zipf_frequency(w, lang) < NOVEL_ZIPF]
+
+
 def specifics(sentence: str) -> list[str]:
     """Numbers and capitalised non-initial words (names, places; German nouns are let through by
     the rendering check), lower-cased: ``"Then K. came at 9."`` -> ``['k', '9']``."""
@@ -112,14 +126,18 @@ class Judge:
     def declines(self, answer: str, lang: str) -> bool:
         raise NotImplementedError
 
+    def violates(self, answer: str, must_not: list[str], truth: list[str], lang: str) -> bool:
+        """The answer asserts one of the ``must_not`` claims (``truth``: what the sources do say)."""
+        return any(self.entails(answer, must_not, lang))
+
 
 class OfflineJudge(Judge):
     name = "offline"
 
     def __init__(self, embedder, support_min: float = SUPPORT_MIN, entail_min: float = ENTAIL_MIN,
-                 unknown_max: float = UNKNOWN_MAX):
+                 novel_max: int = NOVEL_MAX):
         self.embedder = embedder
-        self.support_min, self.entail_min, self.unknown_max = support_min, entail_min, unknown_max
+        self.support_min, self.entail_min, self.novel_max = support_min, entail_min, novel_max
         self._cache: dict[str, np.ndarray] = {}
 
     @classmethod
@@ -137,32 +155,29 @@ class OfflineJudge(Judge):
         return [s for s in dedupe_sentences(answer, limit=8) if not is_decline(s) and _WORD.search(s)]
 
     def supported(self, claims, passages, lang):
+        """A claim is supported when a passage (any rendering) is close to it and it brings in at
+        most ``novel_max`` informative words (rarer than ``NOVEL_ZIPF``) whose first five letters
+        appear nowhere in the passages, no unknown name or number, and no negation its closest
+        same-language passage lacks."""
         if not claims:
             return []
         if not passages:
             return [False] * len(claims)
         sims = self._vectors(list(claims)) @ self._vectors(list(passages)).T
         text = " ".join(passages).lower()
+        starts = {w[:5] for w in _WORD.findall(text)}
         out = []
         for i, claim in enumerate(claims):
-            best = int(np.argmax(sims[i]))
-            ok = sims[i, best] >= self.support_min
+            ok = float(sims[i].max()) >= self.support_min
             ok = ok and all(s in text or s[:5] in text for s in specifics(claim))
+            ok = ok and len(_novel(claim, starts)) <= self.novel_max
             c_lang = detect_language(claim)
-            same = [j for j, p in enumerate(passages) if detect_language(p) == c_lang] or [best]
-            ok = ok and self._known(claim, c_lang, [passages[j] for j in same])
+            same = [j for j, p in enumerate(passages) if detect_language(p) == c_lang] or [int(np.argmax(sims[i]))]
             closest = max(same, key=lambda j: sims[i, j])
-            ok = ok and not (negated(claim, c_lang) and not negated(passages[closest], c_lang))
+            flips = negated(claim, c_lang) and not negated(passages[closest], c_lang)
+            ok = ok and not (flips and sims[i, closest] >= NEGATION_SIM)
             out.append(bool(ok))
         return out
-
-    def _known(self, claim: str, lang: str, passages: list[str]) -> bool:
-        """Most content words of the claim occur in the evidence. A claim of three content words with
-        one swapped ("burn face acid" vs "... liquid oxygen") still passes: a known blind spot."""
-        stems = {t for p in passages for t in tokenize(p, lang)}
-        words = list(dict.fromkeys(tokenize(claim, lang)))
-        unknown = [w for w in words if w not in stems]
-        return len(unknown) <= self.unknown_max * len(words)
 
     def entails(self, answer, statements, lang):
         sentences = self.claims(answer, lang)
@@ -184,6 +199,20 @@ class OfflineJudge(Judge):
         sentences = dedupe_sentences(answer, limit=8)
         return bool(sentences) and sum(map(is_decline, sentences)) * 2 >= len(sentences)
 
+    def violates(self, answer, must_not, truth, lang):
+        """A must-not claim entailed by an answer sentence that is closer to it than to anything the
+        sources say (a faithful correction of a false premise resembles the premise too)."""
+        sentences = self.claims(answer, lang)
+        if not must_not or not sentences:
+            return False
+        hits = self.entails(answer, must_not, lang)
+        if not any(hits) or not truth:
+            return any(hits)
+        s = self._vectors(sentences)
+        bad = (s @ self._vectors([m for m, h in zip(must_not, hits) if h]).T).max(axis=1)
+        good = (s @ self._vectors(list(truth)).T).max(axis=1)
+        return bool(((bad > good) & (bad >= self.entail_min)).any())
+
 
 class LLMJudge(Judge):
     """Claim extraction and verdicts by any OpenAI-compatible model (a ``Backend``)."""
@@ -194,6 +223,7 @@ class LLMJudge(Judge):
 
     @classmethod
     def build(cls, embedder, settings):
+        from backends import judge_backend
         return cls(judge_backend(settings))
 
     def _ask(self, key: str, n: int | None, **values) -> list:
@@ -246,10 +276,3 @@ def get_judge(name: str, embedder, settings=None) -> Judge:
     if name not in JUDGES:
         raise UnknownNameError("judge", name, JUDGES)
     return JUDGES[name].build(embedder, settings)
-
-
-def judge_backend(settings):
-    """The LLM judge's model: ``--judge-base-url``/``--judge-model``, else the chat's own endpoint."""
-    from backends import get_backend
-    return get_backend(replace(settings, backend="openai", base_url=settings.judge_base_url or settings.base_url,
-                               model=settings.judge_model or settings.model))

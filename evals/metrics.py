@@ -27,9 +27,9 @@ from evals.recall import is_hit
 from retrieval.lexical import detect_language
 
 ANSWERABLE = ("fact", "inference")
-METRICS = ("recall_at_k", "faithfulness", "gold_coverage", "violation_rate", "abstention_accuracy",
-           "timeline_leak_rate", "persona_adherence")
-LOWER_IS_BETTER = ("violation_rate", "timeline_leak_rate")
+METRICS = ("recall_at_k", "faithfulness", "gold_coverage", "gold_hit", "violation_rate", "abstention_accuracy",
+           "wrongly_declined", "on_topic", "timeline_leak_rate", "persona_adherence")
+LOWER_IS_BETTER = ("violation_rate", "timeline_leak_rate", "wrongly_declined")
 _SHINGLE = 6   # words in a row shared with the prompt or card = a leak
 
 
@@ -57,22 +57,47 @@ def gold_coverage(answer: str, item: Item, judge: Judge) -> float | None:
     return round(sum(verdicts) / len(verdicts), 4)
 
 
-def violation(answer: str, item: Item, judge: Judge, allowed_text: str) -> bool:
-    """The answer asserts a ``must_not`` claim, or (texts silent) invents a name or number."""
-    if any(judge.entails(answer, list(item.must_not), item.language)):
+def violation(answer: str, item: Item, judge: Judge, allowed_text: str, truth: list[str] = ()) -> bool:
+    """The answer asserts a ``must_not`` claim, or (texts silent) invents a name or number.
+    ``truth``: what the sources say (the item's evidence sentences and gold facts)."""
+    if judge.violates(answer, list(item.must_not), list(truth), item.language):
         return True
     return item.kind == "unanswerable" and bool(invented_specifics(answer, allowed_text))
 
 
-def abstention_correct(kind: str, declined: bool, violated: bool) -> bool | None:
-    """Unanswerable/false-premise: declined or corrected (no violation); answerable: not declined."""
-    if kind == "unanswerable":
-        return declined or not violated
+def abstention_correct(kind: str, declined: bool, violated: bool, corrects: bool = False) -> bool | None:
+    """What a reader sees: an unanswerable or timeline question is rightly handled only by a decline
+    that asserts nothing it must not (a neighbouring memory is not a refusal); a false premise only
+    by a correction or a decline; an answerable question only by not declining."""
+    if kind in ("unanswerable", "timeline"):
+        return declined and not violated
     if kind == "false_premise":
-        return not violated
+        return (declined or corrects) and not violated
     if kind in ANSWERABLE:
         return not declined
     return None
+
+
+def corrects(answer: str, item: Item, judge: Judge) -> bool:
+    """The answer rejects the premise: it opens with a no, or it states the item's correction (gold)."""
+    first = answer.strip().split(" ")[0].lower().strip(",.!—-:") if answer.strip() else ""
+    return first in _NO or any(judge.entails(answer, list(item.gold), item.language))
+
+
+def gold_hit(answer: str, item: Item, judge: Judge) -> bool | None:
+    """Answerable items: the answer conveys at least one gold fact."""
+    if item.kind not in ANSWERABLE or not item.gold:
+        return None
+    return any(judge.entails(answer, list(item.gold), item.language))
+
+
+def on_topic(answer: str, item: Item, judge: Judge, evidence: list[str]) -> bool | None:
+    """Answerable items answered (not declined): the answer conveys a gold fact or one of its claims
+    rests on the item's own evidence sentences - it answers this question, not a neighbouring one."""
+    if item.kind not in ANSWERABLE:
+        return None
+    claims = judge.claims(answer, item.language)
+    return bool(gold_hit(answer, item, judge)) or (bool(claims) and any(judge.supported(claims, evidence, item.language)))
 
 
 def timeline_leak(answer: str, item: Item, later: list[str], judge: Judge) -> bool | None:
@@ -80,7 +105,7 @@ def timeline_leak(answer: str, item: Item, later: list[str], judge: Judge) -> bo
     passage (``later``: its renderings) supports."""
     if item.kind != "timeline":
         return None
-    if any(judge.entails(answer, list(item.must_not), item.language)):
+    if judge.violates(answer, list(item.must_not), [], item.language):
         return True
     claims = judge.claims(answer, item.language)
     return bool(claims) and any(judge.supported(claims, later, item.language))
@@ -102,6 +127,25 @@ def persona_adherence(answer: str, lang: str, forbidden: list[str], first_person
     return {"ok": all(checks.values()), "checks": checks}
 
 
+def replay_shown(shown: list[str], mode: str, served: dict, variant: str) -> dict:
+    """What of a replayed strong-model answer reached the reader (``served``: a row of
+    ``evals/replay/strong.jsonl``; ``shown``: the answer's sentences). A served sentence is kept
+    when its words all appear, in order, in what was shown as the model's own answer.
+
+    >>> replay_shown(["I burned my face."], "generated", {"faithful": ["I burned my face."],
+    ...              "tampered": ["I burned my face.", "In 1962."], "tampered_index": 1}, "tampered")
+    {'faithful': 1, 'faithful_kept': 1, 'invented': 1, 'invented_shown': 0, 'generated': True}
+    """
+    text = " ".join(_WORD.findall(" ".join(shown).lower())) if mode == "generated" else ""
+    sentences = served[variant]
+    bad = served["tampered_index"] if variant == "tampered" else None
+    kept = [bool(text) and " ".join(_WORD.findall(s.lower())) in text for s in sentences]
+    return {"faithful": sum(1 for i in range(len(sentences)) if i != bad),
+            "faithful_kept": sum(k for i, k in enumerate(kept) if i != bad),
+            "invented": int(bad is not None), "invented_shown": int(bad is not None and kept[bad]),
+            "generated": mode == "generated"}
+
+
 def answer_paths(modes: list[str]) -> dict:
     """Shares of generated / composed / abstained answers: ``["composed", "abstained"]`` ->
     ``{"generated": 0.0, "composed": 0.5, "abstained": 0.5}``."""
@@ -111,6 +155,7 @@ def answer_paths(modes: list[str]) -> dict:
 
 # -- small steps ------------------------------------------------------------------------------
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_NO = {"no", "nope", "not", "нет", "неправда", "nein", "falsch"}
 
 
 def source_text(corpus) -> str:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from characters import get_card
 from core.errors import FaceError, UsageError
-from chat.chain import Interviewer, prompts
+from chat.chain import Interviewer
+from chat.inputs import prompts
 from evals import metrics as M
 from evals.agreement import judge_agreement
 from evals.dataset import Item, evidence_spans
@@ -82,7 +83,8 @@ class _Scorer:
         lines = " ".join(x for kind in card.lines.values() for xs in kind.values() for x in xs).lower()
         passages = [t for c in [*context, *citations] for t in (c["text"], *c.get("renderings", {}).values(),
                                                                   c.get("english", "")) if t]
-        passages = list(dict.fromkeys(passages + evidence_sentences(item, self.corpus)))
+        truth = evidence_sentences(item, self.corpus) + list(item.gold)
+        passages = list(dict.fromkeys(passages + truth))
         row = {"id": item.id, "variant": variant, "character": item.character, "kind": item.kind,
                "language": item.language, "question": item.question, "answer": text, "mode": mode,
                "citations": [{k: c[k] for k in ("source_file", "start", "end")} for c in citations],
@@ -100,9 +102,14 @@ class _Scorer:
         safe("declined", lambda: mode == "abstained" or self.judge.declines(text, item.language))
         safe("faithfulness", lambda: M.faithfulness(text, passages, self.judge, item.language))
         safe("gold_coverage", lambda: M.gold_coverage(text, item, self.judge))
-        safe("violation_rate", lambda: M.violation(text, item, self.judge, self.allowed + " " + lines))
+        safe("violation_rate", lambda: M.violation(text, item, self.judge, self.allowed + " " + lines,
+                                                   [] if item.kind == "timeline" else truth))
+        safe("gold_hit", lambda: M.gold_hit(text, item, self.judge))
         if m["declined"] is not None and m["violation_rate"] is not None:
-            m["abstention_accuracy"] = M.abstention_correct(item.kind, m["declined"], m["violation_rate"])
+            fixes = item.kind == "false_premise" and M.corrects(text, item, self.judge)
+            m["abstention_accuracy"] = M.abstention_correct(item.kind, m["declined"], m["violation_rate"], fixes)
+            m["wrongly_declined"] = m["declined"] if item.kind in M.ANSWERABLE else None
+        safe("on_topic", lambda: None if m["declined"] else M.on_topic(text, item, self.judge, truth))
         later = evidence_sentences(item, self.corpus) if item.kind == "timeline" else []
         safe("timeline_leak_rate", lambda: M.timeline_leak(text, item, later, self.judge))
         persona = M.persona_adherence(text, item.language, self.prompt_text + [card.voice], cues()["first_person"])
@@ -114,7 +121,10 @@ class _Scorer:
 
 
 def run_evals(settings, items: list[Item], judge_name: str = "offline", baselines=(), out_dir: Path | None = None,
-              k: int = 5, progress: bool = True, interviewer: Interviewer | None = None, datasets=()) -> dict:
+              k: int = 5, progress: bool = True, interviewer: Interviewer | None = None, datasets=(),
+              replay: tuple[str, dict] | None = None) -> dict:
+    """``replay``: (variant, rows of ``evals/replay/strong.jsonl`` by item) when the backend is the
+    replay server; each pipeline row then records what of the served answer was shown."""
     from tqdm import tqdm
 
     iv = interviewer or Interviewer(settings, k=k)
@@ -147,12 +157,19 @@ def run_evals(settings, items: list[Item], judge_name: str = "offline", baseline
                 for variant, text, mode, cites in scored:
                     row = scorer.score(item, variant, text, mode, a.context, cites)
                     row["seconds"] = seconds
+                    if variant == "pipeline":
+                        row["dropped"] = a.dropped
+                    if replay and variant == "pipeline" and item.id in replay[1] and a.draft:  # the model was asked
+                        row["replay"] = M.replay_shown([x["text"] for x in a.sentences], a.mode,
+                                                       replay[1][item.id], replay[0])
                     rows.append(row)
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 fh.flush()
                 bar.update(1)
     wall = time.time() - t0
     summary = summarize(rows)
+    if replay:
+        summary["replay"] = summarize_replay(rows, replay[0])
     summary["meta"] = {
         "backend": iv.backend.describe(), "judge": judge.name, "datasets": [str(d) for d in datasets],
         "items": len(items), "baselines": list(baselines), "k": k, "started": started.isoformat(timespec="seconds"),
@@ -192,6 +209,30 @@ def _block(rows: list[dict]) -> dict:
     out["paths"] = M.answer_paths([r["mode"] for r in rows])
     out["invented_specific"] = _mean(bool(r["invented"]) for r in rows)
     out["judge_errors"] = sum(len(r["judge_errors"]) for r in rows)
+    return out
+
+
+def _replay_block(rows: list[dict]) -> dict:
+    r = [x["replay"] for x in rows]
+    answerable = [x["replay"]["generated"] for x in rows if x["kind"] in M.ANSWERABLE]
+    faithful, invented = sum(x["faithful"] for x in r), sum(x["invented"] for x in r)
+    return {"n": len(r),
+            "faithful_kept": round(sum(x["faithful_kept"] for x in r) / faithful, 4) if faithful else None,
+            "shown_as_generated": round(sum(answerable) / len(answerable), 4) if answerable else None,
+            "invented_cut": round(1 - sum(x["invented_shown"] for x in r) / invented, 4) if invented else None,
+            "violations_shown": sum(bool(x["metrics"].get("violation_rate")) for x in rows)}
+
+
+def summarize_replay(rows: list[dict], variant: str) -> dict:
+    """Replayed answers: faithful sentences kept, fact/inference answers shown as generated, invented
+    sentences cut, must-not violations shown; overall, per language and per kind."""
+    rs = [r for r in rows if "replay" in r]
+    out = {"variant": variant, "overall": _replay_block(rs)}
+    for key in ("language", "kind"):
+        groups = defaultdict(list)
+        for r in rs:
+            groups[r[key]].append(r)
+        out[f"by_{key}"] = {g: _replay_block(x) for g, x in sorted(groups.items())}
     return out
 
 

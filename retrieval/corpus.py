@@ -6,7 +6,9 @@ Design choices:
   ``renderings/<stem>.yaml`` (per sentence of the original: offsets, the two translations made in
   this project, kind, events, characters, and optional search ``keys``: short plain-words
   paraphrases, first-person statements and reader questions per language, which retrieval
-  indexes as extra entry points to the passage but never shows or cites).
+  indexes as extra entry points to the passage but never shows or cites); and
+  ``lexicon/<stem>.yaml``, the words a faithful restatement of each sentence may use, which only
+  the support check reads.
 - Loading validates everything a later layer relies on (offsets match the file, event ids exist,
   kinds are known) and raises ``CorpusError`` naming the file and the entry, so a bad edit to a
   data file fails at ``ingest`` with a message, not deep inside search.
@@ -61,6 +63,7 @@ class Segment:
     characters: tuple[str, ...]
     renderings: dict = field(hash=False, compare=False)
     keys: dict = field(default_factory=dict, hash=False, compare=False)  # lang -> search keys
+    lexicon: dict = field(default_factory=dict, hash=False, compare=False)  # lang -> paraphrase words
 
     def in_language(self, lang: str) -> str:
         return self.text if lang == self.lang else self.renderings.get(lang, "")
@@ -124,8 +127,19 @@ def load_events(path: Path) -> tuple[Event, ...]:
     return tuple(events)
 
 
+def _lexicon(path: Path) -> dict[int, dict]:
+    """``seeds/lexicon/<stem>.yaml``: per sentence start, per language, the words a faithful
+    restatement may use (synonyms, word forms; never new facts). Used by the support check only."""
+    if not path.is_file():
+        return {}
+    data = _read_yaml(path) or {}
+    return {int(start): {lang: tuple(str(words).split()) for lang, words in entry.items() if lang in LANGUAGES}
+            for start, entry in (data.get("segments") or {}).items()}
+
+
 def _segments_from_renderings(entry: dict, text: str, path: Path, event_ids: set) -> list[Segment]:
     data = _read_yaml(path)
+    lexicon = _lexicon(path.parent.parent / "lexicon" / path.name)
     out = []
     for i, s in enumerate(data.get("segments", [])):
         where = f"{path} segment {i}"
@@ -140,7 +154,7 @@ def _segments_from_renderings(entry: dict, text: str, path: Path, event_ids: set
         keys = {lang: tuple(k) for lang, k in (s.get("keys") or {}).items() if lang in LANGUAGES}
         out.append(Segment(entry["id"], entry["file"], s["start"], s["end"], entry["language"],
                            s["original"], entry["work"], s["kind"], tuple(s.get("events", [])),
-                           tuple(s.get("characters", [])), renderings, keys))
+                           tuple(s.get("characters", [])), renderings, keys, lexicon.get(s["start"], {})))
     return out
 
 

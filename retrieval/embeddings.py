@@ -47,6 +47,10 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         raise NotImplementedError
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Several questions at once, each embedded as a query (question-to-question matching)."""
+        return np.stack([self.embed_query(t) for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
     @property
     def model_id(self) -> str:
         """Identifies the vectors: stored with them so a change of model triggers a re-embed."""
@@ -103,6 +107,16 @@ class E5Local(Embedder):
         with self._lock:
             return _normalise(lib.query(text))[0]
 
+    def embed_queries(self, texts):
+        lib = self._lib()
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        out = []
+        with self._lock:
+            for i in range(0, len(texts), self.batch_size):
+                out.append(np.asarray(lib.query(list(texts[i:i + self.batch_size])), dtype=np.float32))
+        return _normalise(np.vstack(out))
+
 
 class OpenAIEmbedder(Embedder):
     """Any OpenAI-compatible /v1/embeddings endpoint."""
@@ -144,6 +158,9 @@ class OpenAIEmbedder(Embedder):
 
     def embed_query(self, text):
         return self._embed(self._prefix("query", [text]))[0]
+
+    def embed_queries(self, texts):
+        return self._embed(self._prefix("query", texts)) if texts else np.zeros((0, 0), np.float32)
 
 
 EMBEDDERS: dict[str, type[Embedder]] = {cls.name: cls for cls in (E5Local, OpenAIEmbedder)}

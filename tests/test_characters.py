@@ -50,7 +50,8 @@ def test_nothing_outside_scope_or_after_as_of_reaches_the_prompt(interviewer, ch
     flt = card.knowledge(CORPUS, as_of)
     for q in QUESTIONS:
         state = {"card": card, "question": q, "history": [], "lang": "en", "flt": flt, "ooc": False,
-                 "use_retrieval": True, "query": q}
+                 "use_retrieval": True, "query": q, "timings": {},
+                 "plan": {"mode": "generate"}, "options": interviewer.options}
         ev = interviewer._retrieve(state)
         for h in ev["hits"]:
             c = h.chunk
@@ -63,6 +64,51 @@ def test_nothing_outside_scope_or_after_as_of_reaches_the_prompt(interviewer, ch
             text = c["renderings"]["en"]
             if len(text) > 60 and not any(text in a for a in allowed_texts):  # overlapping chunks share text
                 assert text not in prompt, (q, c["id"])
+
+
+def test_in_a_group_turn_each_prompt_holds_only_its_own_characters_scope(monkeypatch, interviewer, shared_settings):
+    """The hero's notebooks are in his scope; at the bus stop they are not in the wife's, though
+    both answer the same questions in the same turn."""
+    from chat.chain import Interviewer
+    from chat.group import Group
+
+    seen = []
+    real_retrieve, real_prompt = Interviewer._retrieve, Interviewer._prompt
+
+    def retrieve(self, s):
+        ev = real_retrieve(self, s)
+        seen.append((s["card"], s["flt"], ev, None))
+        return ev
+
+    def prompt(self, s):
+        messages = real_prompt(self, s)
+        card, flt, ev, _ = seen[-1]
+        seen[-1] = (card, flt, ev, "\n".join(str(m.content) for m in messages))
+        return messages
+
+    monkeypatch.setattr(Interviewer, "_retrieve", retrieve)
+    monkeypatch.setattr(Interviewer, "_prompt", prompt)
+    iv = Interviewer(shared_settings, searcher=interviewer.searcher, backend=interviewer.backend)
+    group = Group(["hero", "wife"], as_of=["bus_stop"])
+    questions = ["What did you write in your notebooks?", "Did you know the man at the bus stop was your husband?",
+                 "What did you do after the bus stop?"]
+    for q in questions:
+        assert {a.character for a in group.answers(iv, q)} == {"hero", "wife"}
+    assert {card.id for card, *_ in seen} == {"hero", "wife"} and len(seen) == 2 * len(questions)
+    for card, flt, ev, prompt_text in seen:
+        assert flt == card.knowledge(CORPUS, ["bus_stop"])
+        for h in ev["hits"]:
+            assert _allowed(card, flt, h.chunk["work"], h.chunk["events"]), (card.id, h.chunk["id"])
+        for m, _ in ev["memories"]:
+            assert _allowed(card, flt, m.work, m.events) and m in card.memories, (card.id, m.text["en"])
+        if prompt_text:
+            shown = {h.chunk["renderings"]["en"] for h in ev["hits"]}
+            for c in iv.searcher.chunks.values():
+                text = c["renderings"]["en"]
+                if len(text) > 60 and not any(text in a for a in shown):
+                    assert text not in prompt_text, (card.id, c["id"])
+            others = get_card("hero" if card.id == "wife" else "wife").memories
+            assert not any(m.text["en"] in prompt_text for m in others if m not in card.memories)
 
 
 def test_the_wife_learns_his_thoughts_only_from_the_notebooks():
@@ -111,3 +157,35 @@ def test_imported_cards_work_with_retrieval(tmp_path, interviewer):
 def test_malformed_v2_cards_are_usage_errors(bad):
     with pytest.raises(UsageError):
         import_v2(bad)
+
+
+SEGMENTS = {(s.source_file, s.start): s for src in CORPUS.sources for s in src.segments}
+
+
+def _could_know(card, memory) -> str:
+    """Why the speaker could not know this memory ('' if they could): they were not there, nobody
+    who was there met them, or they read it before they could have."""
+    cited = [SEGMENTS[c] for c in memory.cites]
+    there = set().union(*(s.characters for s in cited))
+    met = {c for s in (x for src in CORPUS.sources for x in src.segments)
+           if card.id in s.characters and set(s.events) <= card.scope_events for c in s.characters}
+    how = memory.known
+    if how == "present" and card.id not in there:
+        return f"{card.id} was not there ({sorted(there)})"
+    if how.startswith("told by "):
+        teller = how.split()[-1]
+        if teller not in there or teller not in met:
+            return f"{teller} did not witness it or never met {card.id}"
+    if how == "from the notebooks" and not (card.learns_all_at and memory.after >= ORDERS[card.learns_all_at]):
+        return "read in the notebooks before reading them"
+    if how not in ("present", "witnessed", "from the notebooks") and not how.startswith("told by "):
+        return f"unknown provenance {how!r}"
+    return ""
+
+
+@pytest.mark.parametrize("character", IDS)
+def test_every_memory_is_something_its_speaker_could_know(character):
+    card = get_card(character)
+    wrong = [(m.text["en"][:60], why) for m in card.memories if (why := _could_know(card, m))]
+    assert not wrong, wrong
+    assert all(len(m.questions.get(lang, ())) >= 2 for m in card.memories for lang in ("en", "ru", "de"))

@@ -129,13 +129,17 @@ def test_offline_judge_agrees_with_most_hand_labels():
 
 
 # -- metrics (pure steps) -----------------------------------------------------------------------
-@pytest.mark.parametrize("kind,declined,violated,expected", [
-    ("unanswerable", True, False, True), ("unanswerable", False, True, False), ("unanswerable", False, False, True),
-    ("false_premise", False, False, True), ("false_premise", True, True, False),
-    ("fact", True, False, False), ("inference", False, False, True), ("persona", True, False, None),
+@pytest.mark.parametrize("kind,declined,violated,corrects,expected", [
+    ("unanswerable", True, False, False, True), ("unanswerable", False, True, False, False),
+    ("unanswerable", False, False, False, False),      # a neighbouring memory is not a refusal
+    ("timeline", False, False, False, False), ("timeline", True, False, False, True),
+    ("false_premise", False, False, True, True), ("false_premise", False, False, False, False),
+    ("false_premise", True, True, False, False),
+    ("fact", True, False, False, False), ("inference", False, False, False, True), ("persona", True, False, False, None),
 ])
-def test_abstention_accuracy(kind, declined, violated, expected):
-    assert M.abstention_correct(kind, declined, violated) is expected
+def test_abstention_accuracy(kind, declined, violated, corrects, expected):
+    assert M.abstention_correct(kind, declined, violated, corrects) is expected
+
 
 
 def test_persona_adherence_catches_ai_talk_leaks_and_wrong_language():

@@ -145,3 +145,23 @@ def test_an_unwritable_data_dir_is_one_clear_line(tmp_path):
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "--data-dir is writable" in r.stderr, r.stderr
     with pytest.raises(StoreError, match="data directory is writable and not full"):
         Transcripts("/sys").add_turn("s", "hero", "Hello?", {"answer": "…"})
+
+
+def test_a_writer_killed_between_the_question_and_the_answer_leaves_no_half_turn(tmp_path):
+    """Deterministic: the fault point kills the writer exactly between the two inserts of a turn."""
+    writer = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        from ui.transcripts import Transcripts
+        Transcripts({str(tmp_path)!r}).add_turn("s", "hero", sys.argv[1], {{"answer": "an answer"}})
+    """)
+    subprocess.run([sys.executable, "-c", writer, "first"], check=True, timeout=60)
+    killed = subprocess.run([sys.executable, "-c", writer, "second"], timeout=60,
+                            env={**__import__("os").environ, "FACE_FAULT_POINT": "add_turn:between"})
+    assert killed.returncode == -signal.SIGKILL          # it died at the fault point ...
+    con = sqlite3.connect(tmp_path / "transcripts.sqlite")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = con.execute("SELECT role, content FROM messages ORDER BY idx").fetchall()
+    con.close()
+    assert rows == [("user", "first"), ("assistant", "an answer")]   # ... and left no half turn
+    Transcripts(str(tmp_path)).add_turn("s", "hero", "third", {"answer": "again"})   # still writable
+    assert len(Transcripts(str(tmp_path)).messages("s", "hero")) == 4

@@ -1,33 +1,87 @@
-"""The grounding guard on its own, with the real e5 embedder."""
+"""The grounding guard and the support check, with the real e5 embedder; every verifier by name."""
 import pytest
 
 from chat.guard import Evidence, Guard, dedupe_sentences
+from chat.verify import LLMVerifier, OfflineVerifier, get_verifier, number_values
+from core.errors import UnknownNameError
 from retrieval.embeddings import get_embedder
 
 EVIDENCE = [Evidence("I burned my face with liquid oxygen during an experiment in my laboratory.", "en", 0),
             Evidence("Ich habe mir bei einem Experiment das Gesicht mit flüssigem Sauerstoff verbrannt.", "de", 0),
-            Evidence("K. showed me an artificial finger.", "en", 1, "memory")]
+            Evidence("The wounds will not heal at all, and he always goes about with his face bandaged.", "en", 1),
+            Evidence("K. showed me an artificial finger.", "en", 2, "memory"),
+            Evidence("wounds wound heal healed healing bandage bandages bandaged wrapped dressings", "en", 1, "lexicon"),
+            Evidence("the man who lost his face hero", "en", -1, "name")]
+
+
+class Replies:
+    """A backend that answers with fixed text (fault injection for the LLM verifier)."""
+    name, in_process, model = "fixed", False, "fixed"
+
+    def __init__(self, text):
+        self.text, self.calls = text, 0
+
+    def complete(self, messages, options=None):
+        self.calls += 1
+        return self.text
 
 
 @pytest.fixture(scope="module")
-def guard():
-    return Guard(get_embedder())
+def embedder():
+    return get_embedder()
+
+
+@pytest.fixture(scope="module", params=["offline", "llm"])
+def guard(request, embedder):
+    # the llm verifier here gets a model that agrees with everything: the guard's own rules still hold
+    return Guard(get_verifier(request.param, embedder, Replies('["yes"]')))
+
+
+@pytest.mark.parametrize("sentence,lang,reason", [
+    ("I am an AI assistant.", "en", "AI"),
+    ("I burned my face with liquid oxygen.", "ru", "language"),
+])
+def test_what_every_verifier_shares(guard, sentence, lang, reason):
+    v = guard.check(sentence, EVIDENCE, lang)[0]
+    assert not v.supported and reason in " ".join(v.reasons)
 
 
 @pytest.mark.parametrize("sentence,lang,ok,reason", [
     ("I burned my face with liquid oxygen.", "en", True, ""),
     ("Ich habe mein Gesicht mit flüssigem Sauerstoff verbrannt.", "de", True, ""),
+    ("My wounds never healed, so I keep my face wrapped in bandages.", "en", True, ""),   # a paraphrase
+    ("Honestly, I remember it well. I burned my face with liquid oxygen.", "en", True, ""),
+    ("I won't tell you that.", "en", True, ""),                                           # claims nothing
     ("I burned my face with acid.", "en", False, "acid"),
     ("My wife Akira left me in 1962.", "en", False, "Akira"),
-    ("I am an AI assistant.", "en", False, "AI"),
-    ("I burned my face with liquid oxygen.", "ru", False, "language"),
+    ("It took me eleven days to heal.", "en", False, "11"),
+    ("The wounds healed well, and I never wore bandages.", "en", False, ""),
 ])
-def test_sentence_verdicts(guard, sentence, lang, ok, reason):
-    v = guard.check(sentence, EVIDENCE, lang)[0]
-    assert v.supported is ok, v.reasons
-    assert reason in " ".join(v.reasons)
-    if ok:
-        assert v.evidence and v.score >= 0.86
+def test_offline_verdicts(embedder, sentence, lang, ok, reason):
+    v = Guard(OfflineVerifier(embedder)).check(sentence, EVIDENCE, lang)
+    assert all(x.supported for x in v) is ok, [x.reasons for x in v]
+    assert reason in " ".join(r for x in v for r in x.reasons)
+
+
+def test_numbers_are_read_by_value():
+    assert number_values("Ich bin zweiundfünfzig und war 3 Wochen dort", "de") == {52, 3}
+    assert number_values("Мы прожили вместе восемь лет", "ru") == {8}
+    assert number_values("three notebooks", "en") == {3}
+
+
+def test_the_llm_verifier_decides_and_falls_back_with_a_note(embedder):
+    sentences = ["I burned my face with liquid oxygen.", "I burned my face with acid."]
+    strict = LLMVerifier(Replies('["yes", "no"]'), OfflineVerifier(embedder))
+    assert [v.supported for v in strict.check(sentences, EVIDENCE, "en")] == [True, False] and not strict.notes()
+    garbled = LLMVerifier(Replies("Sure! Both look fine to me."), OfflineVerifier(embedder))
+    verdicts = garbled.check(sentences, EVIDENCE, "en")
+    assert [v.supported for v in verdicts] == [True, False]             # the offline verdicts
+    assert garbled.notes() and "checked offline" in garbled.notes()[0]
+
+
+def test_unknown_verifier_is_a_clear_error(embedder):
+    with pytest.raises(UnknownNameError, match="llm, offline"):
+        get_verifier("oracle", embedder)
 
 
 def test_prompt_text_is_never_repeated(guard):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from characters.card_v2 import import_file
-from chat.chain import MAX_MESSAGE_TOKENS, clean_message
+from chat.inputs import MAX_MESSAGE_TOKENS, clean_message
 from cli import main
 from core.config import ROOT
 from core.errors import FaceError, UsageError

@@ -109,7 +109,7 @@ def _app(*argv, env=None, **kw):
 def test_ask_and_chat_survive_a_worker_killed_mid_answer(hold, shared_settings, searcher):
     env = {**os.environ, "FACE_DATA_DIR": shared_settings.data_dir}
     hold.arm()
-    ask = _app("ask", "--character", "hero", "How did you lose your face?", env=env,
+    ask = _app("ask", "--character", "hero", "/ooc Why does the hero wear bandages?", env=env,   # the narrator: always drafted
                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     hold.kill(signal.SIGSEGV)
     out, err = ask.communicate(timeout=300)
@@ -129,9 +129,9 @@ def test_ask_and_chat_survive_a_worker_killed_mid_answer(hold, shared_settings, 
     hold.arm()
     killer = threading.Thread(target=hold.kill, args=(signal.SIGKILL,))
     killer.start()
-    assert say("Why do you wear bandages?").strip() == f"you> error: {CRASH_LINE}"
+    assert say("/ooc Why does the hero wear bandages?").strip() == f"you> error: {CRASH_LINE}"
     killer.join()
-    again = say("Why do you wear bandages?")           # a fresh worker answers, the conversation goes on
+    again = say("/ooc Why does the hero wear bandages?")           # a fresh worker answers, the conversation goes on
     assert again.startswith("you> hero> ") and len(again) > 20
     chat.stdin.close()
     assert chat.wait(timeout=60) == 0 and "Traceback" not in chat.stderr.read()

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from core.errors import StoreError
+from core.faults import fault_point
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -70,6 +71,7 @@ class Transcripts:
                     now = time.time()
                     con.execute("INSERT INTO messages VALUES (?,?,?,?,?,?,?)",
                                 (session, character, n, "user", question, "{}", now))
+                    fault_point("add_turn:between")   # a test kills the writer here: the turn must vanish whole
                     con.execute("INSERT INTO messages VALUES (?,?,?,?,?,?,?)",
                                 (session, character, n + 1, "assistant", answer["answer"],
                                  json.dumps(answer, ensure_ascii=False), now))

@@ -4,8 +4,8 @@ Design choices:
 - ``respond(...)`` is a pure streaming function (question + state in, successive UI states out);
   ``build_app(settings)`` returns the Blocks and starts nothing; ``launch(args)`` binds 127.0.0.1
   by default, never shares, and warns on a public bind without auth.
-- The answer streams word by word *after* the grounding guard, so what appears is always the
-  checked answer, never a draft that is later taken back.
+- The answer streams sentence by sentence as the guard checks the model's draft: what appears
+  has been checked and is never taken back; composed answers and refusals appear at once.
 - History lives on the server (SQLite in the data dir) keyed by a session id kept in the
   browser's localStorage (``gr.BrowserState``) and by character, so it survives a reload and a
   restart, and switching character shows that character's own conversation.
@@ -55,25 +55,29 @@ def _chat_view(messages: list[dict], name: str = "") -> list[dict]:
 
 
 def respond(message, character, as_of, lang, k, temperature, session, *, interviewer, transcripts, name=""):
-    """Yield (chat messages, sources html, error text, textbox value) while answering ``message``."""
+    """Yield (chat messages, sources html, error text, textbox value) while answering ``message``:
+    each sentence appears as soon as it is checked, and a shown sentence is never taken back."""
     try:
         past = transcripts.messages(session, character)
     except FaceError as exc:
         yield [], _sources_html(None), f"⚠️ {exc}", message
         return
     view = _chat_view(past, name) + [{"role": "user", "content": message}]
+    head, shown, ans = (f"**{name}:** " if name else ""), [], None
     try:
-        ans = interviewer.answer(character, message, history=past, as_of=as_of or None,
-                                 lang=None if lang == "auto" else lang, k=int(k), temperature=float(temperature))
+        for event in interviewer.stream(character, message, history=past, as_of=as_of or None,
+                                        lang=None if lang == "auto" else lang, k=int(k),
+                                        temperature=float(temperature)):
+            if "sentence" in event:
+                shown.append(event["sentence"])
+                yield view + [{"role": "assistant", "content": head + " ".join(shown)}], _sources_html(None), "", ""
+            else:
+                ans = event["answer"]
     except FaceError as exc:
         if isinstance(exc, ModelCrashed):  # for whoever runs the app; the reader gets the one line
             print(f"warning: the model process died ({exc.detail}); a new one was started", file=sys.stderr)
         yield _chat_view(past, name), _sources_html(None), f"⚠️ {exc}", message
         return
-    head = f"**{name}:** " if name else ""
-    words = ans.answer.split(" ")
-    for i in range(1, len(words) + 1, 3):  # stream the checked answer a few words at a time
-        yield view + [{"role": "assistant", "content": head + " ".join(words[:i])}], _sources_html(None), "", ""
     meta = ans.as_json()
     try:
         transcripts.add_turn(session, character, message, meta)

@@ -1,0 +1,138 @@
+"""What a character says when the model's draft is not the answer: memories that answer the
+question, a correction of a false premise, the next thing after the last answer, or an
+"I don't know" that fits what was asked. All in the question's language, cited, in character.
+
+Design choices:
+- Patterns and lines are data (``prompts.yaml``: ``followups``, ``question_types``,
+  ``abstain_by_type``, ``correction``); these are small functions around them.
+- A memory already said in this conversation is not said again unless the same question is asked
+  again; "and then?" takes the next memory in story order after the last one said (within the
+  story point: the candidates are the memories in scope).
+- ``without_draft`` builds that answer (an ``Answer`` with per-sentence citations); ``gives``
+  tells whether a sentence holds the name or number a question asks for.
+- A false premise is a question whose informative words, numbers or names the evidence does not
+  ground while a memory is about its topic: the answer is a correction line and that memory.
+
+    >>> question_type("How old are you?"), followup("А потом?")
+    ('number', 'next')
+    >>> typed_abstain(card, "en", "What is your name?", seed=1)
+    'A name? That is not something I will give you.'
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from chat.answer import Answer
+from chat.inputs import folded_regex, prompts
+from chat.verify import declines  # noqa: F401  (a decline answers a question the texts cannot)
+from chat.verify import names, number_values
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> dict[str, dict[str, re.Pattern]]:
+    p = prompts()
+    return {"followups": {k: folded_regex(v) for k, v in p["followups"].items()},
+            "types": {k: folded_regex(v) for k, v in p["question_types"].items()},
+            "first_person": {k: folded_regex(v) for k, v in p["first_person"].items()}}
+
+
+def followup(question: str) -> str | None:
+    """``next`` ("and then?"), ``why`` or ``detail`` ("what did she say?"), or None."""
+    return next((k for k, rx in _patterns()["followups"].items() if rx.search(question.strip())), None)
+
+
+def question_type(question: str) -> str | None:
+    """What kind of fact is asked for: name, number, place, time, feeling (or None)."""
+    return next((k for k, rx in _patterns()["types"].items() if rx.search(question)), None)
+
+
+def gives(kind: str | None, text: str, lang: str) -> bool:
+    """Whether a sentence holds what a name or number question asks for ("The mask is my wife's
+    first name." does not); other questions: True."""
+    if kind == "number":
+        return bool(number_values(text, lang))
+    if kind == "name":
+        return bool(names(text, lang, rare_nouns=True))
+    return True
+
+
+def first_person(text: str, lang: str) -> bool:
+    return bool(_patterns()["first_person"][lang].search(text))
+
+
+def typed_abstain(card, lang: str, question: str, seed: int) -> str:
+    """An in-character "I don't know / I won't say" that fits the question."""
+    kind = question_type(question)
+    lines = prompts()["abstain_by_type"].get(kind, {}).get(lang) if kind else None
+    return lines[seed % len(lines)] if lines else card.line("abstain", lang, seed)
+
+
+def correction(lang: str, seed: int) -> str:
+    lines = prompts()["correction"][lang]
+    return lines[seed % len(lines)]
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def said_before(history: list[dict]) -> str:
+    """Everything the character has said in this conversation, normalised for lookups."""
+    return " | ".join(_norm(m["content"]) for m in history if m["role"] == "assistant")
+
+
+def asked_before(question: str, history: list[dict]) -> bool:
+    return any(m["role"] == "user" and _norm(m["content"]) == _norm(question) for m in history)
+
+
+def is_said(memory, lang: str, said: str) -> bool:
+    return is_said_text(memory.text[lang], said)
+
+
+def is_said_text(text: str, said: str) -> bool:
+    return bool(said) and bool(_norm(text)) and _norm(text) in said
+
+
+def last_said(memories, lang: str, history: list[dict]):
+    """The memory the character's last answer used, if any."""
+    last = next((_norm(m["content"]) for m in reversed(history) if m["role"] == "assistant"), "")
+    return next((m for m in memories if last and _norm(m.text[lang]) in last), None)
+
+
+def story_key(memory) -> tuple:
+    """Story order: the memory's latest event, then where in the source it is told."""
+    return (memory.work, memory.event_max, min(start for _, start in memory.cites))
+
+
+def next_memory(memories, last, lang: str, said: str):
+    """The first memory after ``last`` in story order (same work) not said yet."""
+    later = sorted((m for m in memories if m.work == last.work and story_key(m) > story_key(last)
+                    and not is_said(m, lang, said)), key=story_key)
+    return later[0] if later else None
+
+
+def said_item(text: str, score: float, citations: list) -> dict:
+    return {"text": text, "supported": True, "score": round(float(score), 4), "citations": citations}
+
+
+def without_draft(s, plan: dict, cites, base: dict) -> Answer:
+    """Composed from memories (a correction first, for a false premise), or an "I don't know"
+    that fits the question; for the narrator, the best passage."""
+    card, lang, hits = s["card"], s["lang"], s["evidence"]["hits"]
+    if plan["memories"] and plan["mode"] in ("compose", "correct", "generate"):
+        said = [said_item(m.text[lang], 1.0, cites.of_memory(m)) for m in plan["memories"]]
+        if plan["mode"] == "correct":
+            said.insert(0, said_item(correction(lang, s["seed"]), 1.0, []))
+        return Answer(answer=" ".join(x["text"] for x in said), mode="composed", abstained=False,
+                      sentences=said, citations=cites.items, reason=plan.get("reason", ""), **base)
+    if s["ooc"] and hits and hits[0].score >= 0.5:
+        c = hits[0].chunk
+        text = c["renderings"].get(lang) or c["text"]
+        return Answer(answer=text, mode="composed", abstained=False, citations=cites.items,
+                      sentences=[said_item(text, hits[0].score, [cites.of_chunk(c)])], **base)
+    text = typed_abstain(card, lang, s["question"], s["seed"])
+    return Answer(answer=text, mode="abstained", abstained=True, reason=plan.get("reason") or "nothing answers it",
+                  sentences=[said_item(text, 0.0, [])], **base)

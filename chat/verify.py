@@ -1,0 +1,385 @@
+"""The support check: does what a sentence *claims* rest on the evidence? Verifiers by name.
+
+Design choices:
+- A faithful paraphrase uses other words; an invention brings in facts. So the offline verifier
+  checks the *informative* words of a sentence - rarer than ``info_zipf`` in the language's word
+  frequencies (``wordfreq``), so "funny", "shape", "choice" are not claims and "Hokkaido", "acid",
+  "corporal" are - and lets them through only when the evidence grounds them: the same stem or word
+  start in any rendering of the evidence in the sentence's language, a German compound of grounded
+  parts, or the paraphrase lexicon of the evidence sentences (``seeds/lexicon``: synonyms and word
+  forms a restatement may use, never new facts). Conversational words (``verifier.yaml``) never count.
+- Specifics are held to more: every number (digits or number words, "eleven", "zweiundfünfzig",
+  "восемь", compared by value) and every name (a capitalised word inside an English or Russian
+  sentence) must occur in the evidence or the character's own names, or the sentence goes.
+- A claim the evidence contradicts by negation ("I was never scared" where it says she was)
+  differs in negation from its closest evidence unit in the same language; that sentence goes.
+- A sentence must also be about the evidence at all (e5 similarity ``sim_min`` to some unit).
+- Thresholds live in ``verifier.yaml``, calibrated on the ``calibration`` half of the strong-model
+  replay set and reported on the ``heldout`` half (``evals/calibrate_verifier.py``).
+- ``llm`` asks a capable model for a verdict per sentence (claims against numbered evidence, as
+  RAGAS does); a reply it cannot read falls back to ``offline`` with a visible note.
+
+    >>> v = get_verifier("offline", embedder)
+    >>> [x.supported for x in v.check(["I burned my face with acid."], units, "en")]
+    [False]
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from core.errors import FaceError, UnknownNameError
+from retrieval.lexical import _stemmer, _stopwords, detect_language
+
+_WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
+_NOT = re.compile(r"n['’]t\b", re.IGNORECASE)
+_CONTRACTION = re.compile(r"['’](s|re|ve|ll|d|m)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+")
+_LANGS = ("en", "ru", "de")
+NAME_ZIPF = 3.0          # a German capitalised word this rare is taken for a name (where a name is asked for)
+SIMILAR_KINDS = ("passage", "memory")   # units that stand for what the sources say (keys, lexicon, names do not)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    text: str
+    lang: str
+    ref: int          # index of the passage or memory it came from (the chain maps it to citations)
+    kind: str = "passage"   # passage | memory | key (a paraphrase of a passage) | lexicon | name | question
+    group: str = ""         # units that say one thing together (a passage with its keys and lexicon)
+
+
+@dataclass
+class Verdict:
+    text: str
+    supported: bool
+    score: float
+    evidence: list[int] = field(default_factory=list)   # indices into the evidence list
+    reasons: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def settings_data() -> dict:
+    return yaml.safe_load(Path(__file__).with_name("verifier.yaml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _number_words() -> dict[str, dict[str, int]]:
+    return {lang: {w: int(v) for w, v in table.items()} for lang, table in settings_data()["numbers"].items()}
+
+
+@lru_cache(maxsize=1)
+def _discourse() -> dict[str, frozenset]:
+    return {lang: frozenset(words.split()) for lang, words in settings_data()["discourse"].items()}
+
+
+@lru_cache(maxsize=1)
+def _negation() -> dict[str, re.Pattern]:
+    return {lang: re.compile(p, re.IGNORECASE) for lang, p in settings_data()["negation"].items()}
+
+
+@lru_cache(maxsize=1)
+def _declines() -> dict[str, re.Pattern]:
+    return {lang: re.compile(re.sub(r"\|\s+", "|", p.strip()), re.IGNORECASE)
+            for lang, p in settings_data()["declines"].items()}
+
+
+def declines(text: str, lang: str) -> bool:
+    """The sentence declines to answer ("I won't say.", "Не скажу.", "Das weiß ich nicht.")."""
+    return bool(_declines()[lang].search(text))
+
+
+@lru_cache(maxsize=4096)
+def _sentences_of(text: str) -> tuple[str, ...]:
+    from retrieval.segment import split_sentences
+
+    return tuple(sp.text for sp in split_sentences(text)) or (text,)
+
+
+@lru_cache(maxsize=3)
+def _stem_frequencies(lang: str) -> dict[str, float]:
+    """The Zipf frequency of each stem's most frequent form, over the language's 30,000 commonest
+    words: "unserem" and "fragten" count as often as "unser" and "fragen"."""
+    from wordfreq import top_n_list, zipf_frequency
+
+    out: dict[str, float] = {}
+    for w in top_n_list(lang, 30000):
+        out.setdefault(_stem(w, lang), zipf_frequency(w, lang))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _zipf(word: str, lang: str) -> float:
+    """How common a word is (wordfreq's Zipf scale), by its commonest form."""
+    from wordfreq import zipf_frequency
+
+    return max(zipf_frequency(word, lang), _stem_frequencies(lang).get(_stem(word, lang), 0.0))
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str, lang: str) -> str:
+    return _stemmer(lang).stemWord(word)
+
+
+def content_words(text: str, lang: str) -> list[str]:
+    """Lower-cased words that are not stop words ("isn't" -> "is"): ``"I didn't burn it."`` -> ``['burn']``."""
+    if lang == "en":
+        text = _CONTRACTION.sub("", _NOT.sub(" not", text.replace("can't", "can not").replace("won't", "will not")))
+    stop = _stopwords()[lang]
+    words = (w.lower().replace("ё", "е") for w in _WORD.findall(text))
+    return [w for w in words if len(w) > 1 and w not in stop]
+
+
+def number_values(text: str, lang: str) -> set[int]:
+    """Numbers a text states, by value: digits and number words (compounds by their parts)."""
+    values = {int(n) for n in _NUMBER.findall(text)}
+    table = _number_words().get(lang, {})
+    for w in (w.lower().replace("ё", "е") for w in _WORD.findall(text)):
+        if w in table:
+            values.add(table[w])
+        elif lang == "de" and "und" in w:  # zweiundfünfzig
+            parts = w.split("und", 1)
+            if parts[0] in table and parts[1] in table:
+                values.add(table[parts[0]] + table[parts[1]])
+    return values
+
+
+def names(sentence: str, lang: str, rare_nouns: bool = False) -> list[str]:
+    """Capitalised words inside an English or Russian sentence (not after . ! ? : or a dash);
+    German capitalises every noun, so its names are left to the informative-word check - unless
+    ``rare_nouns``: then German capitalised words rarer than ``NAME_ZIPF`` count."""
+    if lang == "de":
+        return [w for w in _WORD.findall(sentence)[1:] if rare_nouns and w[0].isupper() and _zipf(w, lang) < NAME_ZIPF]
+    out = []
+    for m in _WORD.finditer(sentence):
+        before = sentence[:m.start()].rstrip()
+        w = m.group()
+        if before and before[-1] not in ".!?:;—–-\"«„“" and w[0].isupper() and len(w) > 1 and w != "I":
+            out.append(w)
+    return out
+
+
+class _Vocabulary:
+    """What the evidence grounds, per language: stems, word starts, raw text, numbers; and per group
+    (a passage with its keys and lexicon, a memory) the stems, to see which group grounds what."""
+
+    def __init__(self, units: list[Evidence]):
+        self.stems = {lg: set() for lg in _LANGS}
+        self.starts = {lg: set() for lg in _LANGS}
+        self.groups: dict[str, dict[str, set]] = {}
+        self.numbers: set[int] = set()
+        texts = []
+        for u in units:
+            if u.lang not in self.stems:
+                continue
+            texts.append(u.text.lower())
+            group = self.groups.setdefault(u.group, {lg: set() for lg in _LANGS}) if u.group else None
+            for w in content_words(u.text, u.lang):
+                self.stems[u.lang].add(_stem(w, u.lang))
+                self.starts[u.lang].add(w[:6])
+                if group is not None:
+                    group[u.lang].add(_stem(w, u.lang))
+            self.numbers |= number_values(u.text, u.lang)
+        self.text = " ".join(texts)
+
+    def coherence(self, words: list[str], lang: str) -> float:
+        """Share of these (grounded) words that one group grounds on its own: a restatement of one
+        passage scores 1.0; a sentence stitched from words of different passages scores less."""
+        if len(words) < 2 or not self.groups:
+            return 1.0
+        stems = [_stem(w, lang) for w in words]
+        return max(sum(s in g[lang] for s in stems) for g in self.groups.values()) / len(stems)
+
+    def _known(self, word: str, lang: str) -> bool:
+        return _stem(word, lang) in self.stems[lang] or (len(word) >= 6 and word[:6] in self.starts[lang])
+
+    def grounds(self, word: str, lang: str) -> bool:
+        if word in _discourse()[lang] or self._known(word, lang):
+            return True
+        if lang == "de" and len(word) >= 8:  # a compound of grounded (or common) parts: Hotel|zimmer
+            for i in range(3, len(word) - 3):
+                head, tail = word[:i], word[i:]
+                head = head[:-1] if head.endswith("s") and len(head) > 4 else head
+                if self._known(tail, lang) and (self._known(head, lang) or _zipf(head, lang) >= 4.0):
+                    return True
+        return False
+
+
+class Verifier:
+    name = ""
+
+    @classmethod
+    def build(cls, embedder, backend=None) -> "Verifier":
+        raise NotImplementedError
+
+    def check(self, sentences: list[str], units: list[Evidence], lang: str) -> list[Verdict]:
+        raise NotImplementedError
+
+    def notes(self) -> list[str]:
+        """Anything the user should know about the last check (e.g. a fallback)."""
+        return []
+
+    def remember(self, texts: list[str], vectors) -> None:
+        """Vectors of evidence texts computed elsewhere, for verifiers that compare vectors."""
+
+
+class OfflineVerifier(Verifier):
+    """No model call: informative words grounded, specifics present, negation agreeing, on topic."""
+    name = "offline"
+
+    @classmethod
+    def build(cls, embedder, backend=None) -> "OfflineVerifier":
+        return cls(embedder)
+
+    def __init__(self, embedder, thresholds: dict | None = None):
+        self.embedder = embedder
+        self.t = {**settings_data()["thresholds"], **(thresholds or {})}
+        self._cache: dict[str, np.ndarray] = {}
+        self._remembered: dict[str, np.ndarray] = {}
+
+    def remember(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Vectors computed elsewhere (the corpus sentences, the memories): never embedded again."""
+        self._remembered.update(zip(texts, vectors))
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._remembered and t not in self._cache]
+        if todo:
+            if len(self._cache) > 8192:
+                self._cache.clear()
+            self._cache.update(zip(todo, self.embedder.embed_documents(todo)))
+        return np.stack([self._remembered[t] if t in self._remembered else self._cache[t] for t in texts])
+
+    def features(self, sentences: list[str], units: list[Evidence], lang: str) -> list[dict]:
+        """What the decision looks at, per sentence (also what calibration fits thresholds on)."""
+        vocab = _Vocabulary([u for u in units if u.kind != "question"])
+        echo = _Vocabulary(units)   # a question asked back may use the reader's words
+        similar = [i for i, u in enumerate(units) if u.kind in SIMILAR_KINDS]
+        pieces = [(i, p) for i in similar for p in _sentences_of(units[i].text)]   # units are mostly single sentences
+        sims = (self._vectors(sentences) @ self._vectors([p for _, p in pieces]).T
+                if pieces and sentences else np.zeros((len(sentences), 0)))
+        out = []
+        for n, s in enumerate(sentences):  # with no evidence at all, only what claims nothing can stand
+            s_lang = detect_language(s) if len(_WORD.findall(s)) >= 3 else lang
+            known = echo if s.rstrip().endswith("?") else vocab
+            words = [(w, round(_zipf(w, s_lang), 2), known.grounds(w, s_lang), w in _discourse()[s_lang])
+                     for w in dict.fromkeys(content_words(s, s_lang))]
+            order = list(np.argsort(-sims[n])) if pieces else []
+            same = [j for j in order if units[pieces[j][0]].lang == s_lang][:1]
+            neg = _negation()[s_lang]
+            rests_on = list(dict.fromkeys(pieces[j][0] for j in order[:4] if sims[n][j] >= self.t["sim_min"]))[:2]
+            out.append({
+                "sentence": s, "lang": s_lang, "sim": float(sims[n].max()) if pieces else 0.0,
+                "words": words,   # (word, zipf, grounded, conversational) for every content word
+                "numbers": sorted(number_values(s, s_lang) - known.numbers),
+                "names": [w for w in names(s, s_lang) if w.lower() not in known.text],
+                "coherence": known.coherence([w for w, z, g, c in words if g and not c and z < self.t["common_zipf"]], s_lang),
+                "declines": declines(s, s_lang),
+                "question": s.rstrip().endswith("?"),
+                "negation": bool(same) and bool(neg.search(s)) != bool(neg.search(pieces[same[0]][1])),
+                "negation_sim": float(sims[n][same[0]]) if same else 0.0,
+                "rests_on": rests_on,
+            })
+        return out
+
+    def decide(self, f: dict) -> list[str]:
+        """Reasons a sentence is not supported ([] = supported)."""
+        t, reasons = self.t, []
+        rare = [(w, z, g) for w, z, g, conversational in f["words"] if z < t["common_zipf"] and not conversational]
+        loose = [w for w, z, g in rare if not g]
+        informative = [w for w, z, g in rare if not g and z < t["info_zipf"]]
+        if f["numbers"]:
+            reasons.append("a number the evidence does not give: " + ", ".join(map(str, f["numbers"])))
+        if f["names"]:
+            reasons.append("a name the evidence does not give: " + ", ".join(f["names"]))
+        if not rare or ((f["declines"] or f["question"]) and len(informative) <= t["max_informative"]):
+            return reasons   # "I won't say.", "Yes.", "Acid?": claims nothing, unless it slips in a specific
+        if len(informative) > t["max_informative"]:
+            reasons.append("says what the evidence does not: " + ", ".join(informative))
+        elif len(loose) > t["max_ungrounded_share"] * max(len(rare), 1):
+            reasons.append("too little of it is in the evidence: " + ", ".join(loose))
+        if f["coherence"] < t["min_coherence"]:
+            reasons.append(f"stitched from different passages (coherence {f['coherence']:.2f})")
+        if f["negation"] and f["negation_sim"] >= t["negation_sim"]:
+            reasons.append("contradicts the evidence (negation)")
+        if f["sim"] < t["sim_min"]:
+            reasons.append(f"not about the evidence (similarity {f['sim']:.2f} < {t['sim_min']})")
+        return reasons
+
+    def check(self, sentences, units, lang):
+        out = []
+        for f in self.features(list(sentences), units, lang):
+            reasons = self.decide(f)
+            out.append(Verdict(f["sentence"], not reasons, round(f["sim"], 4), f["rests_on"], reasons))
+        return out
+
+
+class VerifierError(FaceError):
+    """The LLM verifier's reply could not be read."""
+
+
+class LLMVerifier(Verifier):
+    """A capable model judges each sentence against the numbered evidence (one call per answer)."""
+    name = "llm"
+
+    @classmethod
+    def build(cls, embedder, backend=None) -> "LLMVerifier":
+        return cls(backend, OfflineVerifier(embedder))
+
+    def __init__(self, backend, fallback: Verifier):
+        self.backend, self.fallback = backend, fallback
+        self._notes: list[str] = []
+
+    def notes(self):
+        return list(self._notes)
+
+    def remember(self, texts, vectors):
+        self.fallback.remember(texts, vectors)
+
+    def _ask(self, sentences: list[str], units: list[Evidence]) -> list[bool]:
+        from backends import GenerationOptions
+
+        p = settings_data()["llm"]
+        evidence = "\n".join(f"{n}. {u.text}" for n, u in enumerate(
+            (u for u in units if u.kind in SIMILAR_KINDS), 1)) or "-"
+        claims = "\n".join(f"{n}. {s}" for n, s in enumerate(sentences, 1))
+        reply = self.backend.complete([{"role": "system", "content": p["system"]},
+                                       {"role": "user", "content": p["user"].format(evidence=evidence, sentences=claims)}],
+                                      GenerationOptions(temperature=0.0, max_tokens=300, repeat_penalty=1.0))
+        found = re.search(r"\[.*\]", reply, re.DOTALL)
+        try:
+            items = json.loads(found.group(0)) if found else None
+        except json.JSONDecodeError:
+            items = None
+        if not isinstance(items, list) or len(items) != len(sentences):
+            raise VerifierError(f"expected a JSON list of {len(sentences)} verdicts, got {reply[:60]!r}")
+        return [str(x).strip().lower().startswith(("yes", "true", "supported")) for x in items]
+
+    def check(self, sentences, units, lang):
+        self._notes = []
+        offline = self.fallback.check(sentences, units, lang)   # specifics, evidence and scores for citing
+        if not sentences or not any(u.kind in SIMILAR_KINDS for u in units):
+            return offline   # nothing to judge against: only what claims nothing stands
+        try:
+            verdicts = self._ask(list(sentences), units)
+        except FaceError as exc:
+            self._notes = [f"the llm verifier's reply could not be read ({' '.join(str(exc).split())[:120]}); "
+                           "the answer was checked offline"]
+            return offline
+        return [Verdict(v.text, ok, v.score, v.evidence, [] if ok else ["the verifier model found it unsupported"])
+                for v, ok in zip(offline, verdicts)]
+
+
+VERIFIERS: dict[str, type[Verifier]] = {cls.name: cls for cls in (OfflineVerifier, LLMVerifier)}
+
+
+def get_verifier(name: str, embedder, backend=None) -> Verifier:
+    """``offline`` (default, no model call) or ``llm`` (``backend`` judges, offline as fallback)."""
+    if name not in VERIFIERS:
+        raise UnknownNameError("verifier", name, VERIFIERS)
+    return VERIFIERS[name].build(embedder, backend)

@@ -1,0 +1,61 @@
+"""A strong model swapped in is heard: the replay server (strong-model answers over the real
+OpenAI-compatible API) through the real ``--backend openai`` path, and ``evals run --replay``."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from backends import GenerationOptions, get_backend
+from core.config import ROOT, load_settings
+from evals import replay
+
+ROWS = replay.load_replay()
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = replay.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    srv.shutdown()
+
+
+def _backend(url, variant):
+    return get_backend(load_settings({"backend": "openai", "base_url": url, "model": f"replay-{variant}"}, env={}))
+
+
+def test_the_replay_set_is_two_halves_of_paired_answers():
+    assert len(ROWS) >= 120
+    assert {r["half"] for r in ROWS.values()} == {"calibration", "heldout"}
+    for r in ROWS.values():
+        f, t, i = r["faithful"], r["tampered"], r["tampered_index"]
+        assert len(t) in (len(f), len(f) + 1) and t[i] not in f      # exactly one sentence changed or added
+        assert [s for n, s in enumerate(t) if n != i] == (f if len(t) > len(f) else [s for n, s in enumerate(f) if n != i])
+
+
+def test_the_server_streams_each_variant_and_honours_max_tokens(server):
+    row = next(iter(ROWS.values()))
+    msg = [{"role": "system", "content": "You are a character."}, {"role": "user", "content": row["question"]}]
+    assert _backend(server, "faithful").complete(msg) == " ".join(row["faithful"])
+    assert row["tampered"][row["tampered_index"]] in _backend(server, "tampered").complete(msg)
+    pieces = list(_backend(server, "faithful").stream(msg, GenerationOptions(max_tokens=5)))
+    assert 1 < len(pieces) <= 5
+    assert _backend(server, "faithful").complete([{"role": "user", "content": "Unknown?"}]) == replay.UNKNOWN
+
+
+def test_evals_run_reports_what_of_the_strong_answers_was_shown(server, shared_settings, searcher, tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "evals", "run", "--backend", "openai", "--base-url", server,
+         "--replay", "tampered", "--half", "heldout", "--per-kind", "1", "--language", "en", "--quiet",
+         "--data-dir", shared_settings.data_dir, "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    block = summary["replay"]
+    assert block["variant"] == "tampered" and block["overall"]["n"] >= 4
+    assert 0 <= block["overall"]["faithful_kept"] <= 1 and block["overall"]["invented_cut"] is not None
+    assert set(block["by_language"]) == {"en"} and "replayed answers (tampered)" in out.stdout
+    rows = [json.loads(x) for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    replayed = [r for r in rows if r["variant"] == "pipeline" and "replay" in r]
+    assert replayed and all(r["replay"]["faithful_kept"] <= r["replay"]["faithful"] for r in replayed)
+    assert all(r["mode"] == "generated" for r in replayed if r["replay"]["invented_shown"])
