@@ -1,6 +1,7 @@
 """The browser app, end to end: a real `python app.py` on a free port, driven by headless Chromium
 (Playwright) and by 8 concurrent gradio_client sessions."""
 import concurrent.futures
+import json
 import os
 import signal
 import subprocess
@@ -73,6 +74,11 @@ def test_browser_interview_sources_switch_character_and_reload(app_url, tmp_path
         assert "novel summary (German)" in panel and "English:" in panel
         assert page.locator("#sources_panel .original").count() >= 1
         page.screenshot(path=str(tmp_path / "interview.png"), full_page=True)
+        for button, check in (("#export_md", lambda t: "How did you burn your face?" in t and "> [1] 0" in t),
+                              ("#export_json", lambda t: json.loads(t)["messages"][1]["meta"]["citations"])):
+            with page.expect_download() as dl:                 # both exports hold the answer's citations
+                page.click(button)
+            assert check(open(dl.value.path(), encoding="utf-8").read())
 
         # switch to the wife: her conversation is separate
         page.click("#character input")
@@ -152,3 +158,70 @@ def test_a_model_crash_mid_answer_is_one_line_and_the_conversation_goes_on(app_u
         chat = page.inner_text("#chat")
         assert chat.count("Why do you wear bandages?") == 1 and chat.count("How did you burn your face?") == 1
         browser.close()
+
+
+def test_group_interview_two_labelled_answers_own_sources_restored_on_reload(app_url):
+    """The hero and the wife answer one question in turn, each with their own sources; a reload
+    restores the group conversation; export and undo work on the group."""
+    from playwright.sync_api import sync_playwright
+
+    question = "What happened at the bus stop?"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(app_url)
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.get_by_role("tab", name="Group interview").click()
+        page.wait_for_selector("#group_message textarea", timeout=30_000)
+        assert page.locator("#group_characters input:checked").count() == 2   # hero and wife by default
+        page.fill("#group_message textarea", question)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#group_sources section.speaker[data-character='wife']", timeout=240_000)
+        chat = page.inner_text("#group_chat")
+        assert question in chat and "The man who lost his face:" in chat and "The hero's wife:" in chat
+        assert chat.index("The man who lost his face:") < chat.index("The hero's wife:")
+        speakers = page.locator("#group_sources section.speaker")
+        assert [speakers.nth(i).get_attribute("data-character") for i in range(speakers.count())] == ["hero", "wife"]
+        assert "Traceback" not in page.content()
+
+        page.reload()
+        page.wait_for_selector("#message textarea", timeout=60_000)
+        page.get_by_role("tab", name="Group interview").click()
+        page.wait_for_function(f"document.querySelector('#group_chat').innerText.includes({question!r})", timeout=60_000)
+        assert "The hero's wife:" in page.inner_text("#group_chat")
+        assert question not in page.inner_text("#chat")          # the single interview is separate
+
+        with page.expect_download() as dl:
+            page.click("#group_export_md")
+        text = open(dl.value.path(), encoding="utf-8").read()
+        assert "**The man who lost his face:**" in text and "**The hero's wife:**" in text and question in text
+
+        page.click("#group_undo")
+        page.wait_for_function(f"!document.querySelector('#group_chat').innerText.includes({question!r})", timeout=30_000)
+        browser.close()
+
+
+def test_the_story_time_dial_changes_what_can_be_cited(app_url):
+    """The dial is not decoration: at the bus stop the wife's letter is not written yet."""
+    import re
+
+    from gradio_client import Client
+
+    from retrieval.corpus import load_corpus
+
+    corpus = load_corpus()
+    orders = {e.id: e.order for e in corpus.events}
+    client = Client(app_url, verbose=False)
+    q = "What did you write in your letter to your husband?"
+
+    def cited(as_of, sid):
+        chat, sources, *_ = client.predict(q, "wife", as_of, "auto", 5, 0.2, sid, api_name="/send")
+        spans = {(f, int(a), int(b)) for f, a, b in re.findall(r"(\d{3}_[0-9a-f]+\.txt) (\d+)–(\d+)", sources)}
+        events = {e for f, a, b in spans for src in corpus.sources for seg in src.segments
+                  if seg.source_file == f and seg.start < b and seg.end > a for e in seg.events}
+        return chat[-1]["content"], events
+
+    late_answer, late = cited("wifes_letter", "dial-late")
+    early_answer, early = cited("bus_stop", "dial-early")
+    assert "wifes_letter" in late, (late_answer, late)
+    assert all(orders[e] <= orders["bus_stop"] for e in early), (early_answer, early)

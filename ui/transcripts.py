@@ -61,7 +61,9 @@ class Transcripts:
             con.close()
         return [{"role": r, "content": c, "meta": json.loads(m)} for r, c, m in rows]
 
-    def add_turn(self, session: str, character: str, question: str, answer: dict) -> None:
+    def add_turn(self, session: str, character: str, question: str, answer: dict | list[dict]) -> None:
+        """The question and its answer (a group: one answer per member), all or nothing."""
+        answers = answer if isinstance(answer, list) else [answer]
         with self._lock:
             con = self._connect()
             try:
@@ -72,9 +74,9 @@ class Transcripts:
                     con.execute("INSERT INTO messages VALUES (?,?,?,?,?,?,?)",
                                 (session, character, n, "user", question, "{}", now))
                     fault_point("add_turn:between")   # a test kills the writer here: the turn must vanish whole
-                    con.execute("INSERT INTO messages VALUES (?,?,?,?,?,?,?)",
-                                (session, character, n + 1, "assistant", answer["answer"],
-                                 json.dumps(answer, ensure_ascii=False), now))
+                    con.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?)",
+                                    [(session, character, n + 1 + i, "assistant", a["answer"],
+                                      json.dumps(a, ensure_ascii=False), now) for i, a in enumerate(answers)])
             except sqlite3.Error as exc:
                 raise StoreError(f"could not save the conversation ({exc}); the data directory may be "
                                  "read-only or full. Nothing already saved was lost") from None
@@ -82,18 +84,18 @@ class Transcripts:
                 con.close()
 
     def pop_turn(self, session: str, character: str) -> str | None:
-        """Remove the last question and answer; returns the question (for regenerate)."""
+        """Remove the last question and its answers; returns the question (for regenerate)."""
         with self._lock:
             con = self._connect()
             try:
                 with con:
-                    rows = con.execute("SELECT idx, role, content FROM messages WHERE session=? AND character=? "
-                                       "ORDER BY idx DESC LIMIT 2", (session, character)).fetchall()
-                    if len(rows) < 2 or rows[1][1] != "user":
+                    row = con.execute("SELECT idx, content FROM messages WHERE session=? AND character=? AND role='user' "
+                                      "ORDER BY idx DESC LIMIT 1", (session, character)).fetchone()
+                    if row is None:
                         return None
                     con.execute("DELETE FROM messages WHERE session=? AND character=? AND idx>=?",
-                                (session, character, rows[1][0]))
-                    return rows[1][2]
+                                (session, character, row[0]))
+                    return row[1]
             except sqlite3.Error as exc:
                 raise StoreError(f"could not change the conversation: {exc}") from None
             finally:
@@ -111,14 +113,16 @@ class Transcripts:
                 con.close()
 
 
-def to_markdown(character_name: str, messages: list[dict]) -> str:
+def to_markdown(character_name: str, messages: list[dict], names: dict[str, str] | None = None) -> str:
+    """``names``: a group's speakers by id (each answer is labelled with its own speaker)."""
     out = [f"# Interview with {character_name}", ""]
     for m in messages:
         if m["role"] == "user":
             out += [f"**You:** {m['content']}", ""]
             continue
         meta = m.get("meta") or {}
-        out += [f"**{character_name}:** {m['content']}  _({meta.get('mode', '?')})_", ""]
+        speaker = (names or {}).get(meta.get("character"), character_name)
+        out += [f"**{speaker}:** {m['content']}  _({meta.get('mode', '?')})_", ""]
         for i, c in enumerate(meta.get("citations", []), 1):
             out += [f"> [{i}] {c['source_file']} {c['start']}-{c['end']}: {c['text']}", f"> — {c['english']}", ""]
     return "\n".join(out)

@@ -15,6 +15,7 @@ Design choices:
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import sys
@@ -22,15 +23,16 @@ import tempfile
 import uuid
 
 from core.errors import FaceError, ModelCrashed
+from ui.group import PREFIX, build_group_tab
 
 WORK_LABEL = {"film": "film review (Russian)", "novel": "novel summary (German)"}
 CSS = ".citation{margin-bottom:.8em} .dropped{color:#8a1c1c} .as-of{color:#555}"
 
 
-def _sources_html(meta: dict | None, as_of_note: str = "") -> str:
+def _sources_html(meta: dict | None, as_of_note: str = "", tag: str = "id='sources'") -> str:
     if not meta:
-        return f"<div id='sources'><p><i>Sources of the last answer appear here.</i></p>{as_of_note}</div>"
-    parts = [f"<div id='sources'><p><b>How this answer was made:</b> {html.escape(meta.get('mode', ''))}"
+        return f"<div {tag}><p><i>Sources of the last answer appear here.</i></p>{as_of_note}</div>"
+    parts = [f"<div {tag}><p><b>How this answer was made:</b> {html.escape(meta.get('mode', ''))}"
              f"{' (partial: the model stopped mid-answer)' if meta.get('partial') else ''}</p>"]
     for i, c in enumerate(meta.get("citations", [])):
         used = [j + 1 for j, s in enumerate(meta.get("sentences", [])) if i in s.get("citations", [])]
@@ -163,9 +165,15 @@ def build_app(settings, interviewer=None):
         return [], ""
 
     def export(cid, sid, fmt):
+        """A character's conversation, or a group's (``group:hero+wife``)."""
         msgs = transcripts.messages(sid, cid)
-        text = to_markdown(cards[cid].name["en"], msgs) if fmt == "md" else to_json(cid, msgs)
-        path = os.path.join(tempfile.mkdtemp(prefix="transcript-"), f"interview-{cid}.{fmt}")
+        members = cid[len(PREFIX):].split("+") if cid.startswith(PREFIX) else [cid]
+        title = " and ".join(cards[m].name["en"] for m in members if m in cards)
+        names = {m: cards[m].name["en"] for m in members if m in cards}
+        text = to_markdown(title, msgs, names) if fmt == "md" else to_json(cid, msgs)
+        folder = os.path.join(tempfile.gettempdir(), "face-exports", hashlib.sha256(sid.encode()).hexdigest()[:16])
+        os.makedirs(folder, exist_ok=True)      # the session id comes from the browser: hashed, never a path
+        path = os.path.join(folder, f"interview-{'-'.join(names) or 'none'}.{fmt}")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
         return path
@@ -188,8 +196,8 @@ def build_app(settings, interviewer=None):
                         regen_btn = gr.Button("Regenerate", size="sm")
                         undo_btn = gr.Button("Undo", size="sm")
                         clear_btn = gr.Button("Clear", size="sm")
-                        md_btn = gr.DownloadButton("Export Markdown", size="sm")
-                        json_btn = gr.DownloadButton("Export JSON", size="sm")
+                        md_btn = gr.DownloadButton("Export Markdown", size="sm", elem_id="export_md")
+                        json_btn = gr.DownloadButton("Export JSON", size="sm", elem_id="export_json")
                 with gr.Column(scale=2):
                     as_of = gr.Dropdown(event_choices(default), value=cards[default].as_of[cards[default].works[0]],
                                         label="Story time: the character lives up to", elem_id="as_of")
@@ -199,6 +207,9 @@ def build_app(settings, interviewer=None):
                         lang = gr.Radio(["auto", "en", "ru", "de"], value="auto", label="Answer language")
                         k = gr.Slider(1, 10, value=5, step=1, label="Passages retrieved")
                         temperature = gr.Slider(0.0, 1.5, value=0.2, step=0.1, label="Temperature")
+        group_load, group_in, group_out = build_group_tab(
+            gr, cards=cards, corpus=corpus, transcripts=transcripts, iv=iv, session=session,
+            one=lambda meta: _sources_html(meta, tag="class='sources'"), export_file=export)
         with gr.Tab("About the sources"):
             for src in corpus.sources:
                 english = " ".join(seg.in_language("en") for seg in src.segments)
@@ -212,11 +223,13 @@ def build_app(settings, interviewer=None):
         regen_btn.click(regenerate, inputs, outs)
         undo_btn.click(undo, [character, session], [chat, error])
         clear_btn.click(clear, [character, session], [chat, error])
-        md_btn.click(lambda c, s: export(c, s, "md"), [character, session], md_btn)
-        json_btn.click(lambda c, s: export(c, s, "json"), [character, session], json_btn)
+        # a download button downloads the file it holds when clicked: keep both current with the chat
+        chat.change(lambda c, s: (export(c, s, "md"), export(c, s, "json")), [character, session], [md_btn, json_btn],
+                    api_name="exports")
         character.change(load, [character, session], [session, chat, sources, card, as_of, error])
         as_of.change(lambda c, a: _sources_html(None, as_of_note(c, a)), [character, as_of], sources)
-        app.load(load, [character, session], [session, chat, sources, card, as_of, error])
+        app.load(load, [character, session], [session, chat, sources, card, as_of, error]).then(
+            group_load, group_in, group_out)
     return app
 
 
