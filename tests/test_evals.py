@@ -198,6 +198,9 @@ def test_gates_and_compare(run_dir, tmp_path, shared_settings):
     r = _app("evals", "run", "--kind", "persona", "--per-kind", "1", "--out", str(tmp_path / "p2"), "--quiet",
              "--data-dir", shared_settings.data_dir, "--fail-under", "gold_coverage=0.1")
     assert r.returncode == 1 and "gold_coverage was not measured" in r.stderr
+    r = _app("evals", "run", "--kind", "fact", "--per-kind", "1", "--out", str(tmp_path / "p3"), "--quiet",
+             "--data-dir", shared_settings.data_dir, "--fail-under", "faithfulness=1.01")   # a line no answer reaches
+    assert r.returncode == 1 and "FAILED gate: faithfulness" in r.stderr and (tmp_path / "p3" / "summary.json").exists()
     r = _app("evals", "run", "--fail-under", "recall_at_k=high")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "METRIC=NUMBER" in r.stderr
     r = _app("evals", "run", "--fail-under", "violation_rate=0.1")

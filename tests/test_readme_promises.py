@@ -15,6 +15,7 @@ import pytest
 
 from conftest import ROOT, free_port
 from core.config import FIELDS, load_settings
+from test_store import small_seeds  # noqa: F401  (a fixture: the film review plus one new source)
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -129,3 +130,28 @@ def test_public_bind_without_login_warns_and_auth_asks_for_one(shared_settings):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "secret" not in err and "without a login" not in err
+
+
+def test_models_lists_backends_and_the_bundled_model(shared_settings):
+    out = _cli("models", settings=shared_settings)
+    assert out.returncode == 0, out.stderr
+    assert "llamacpp" in out.stdout and "openai" in out.stdout and "smollm2" in out.stdout and ".gguf" in out.stdout
+
+
+def test_ingest_skips_unchanged_sources_and_force_embeds_them_again(tmp_path, small_seeds):  # noqa: F811
+    env = {"FACE_SEEDS_DIR": str(small_seeds), "FACE_DATA_DIR": str(tmp_path / "data")}
+    first = _cli("ingest", "--quiet", env=env)
+    again = _cli("ingest", "--quiet", env=env)
+    forced = _cli("ingest", "--quiet", "--force", env=env)
+    assert first.returncode == again.returncode == forced.returncode == 0, forced.stderr
+    assert "added: -;" not in first.stdout
+    assert "added: -;" in again.stdout and "film_review_ru" in again.stdout.split("unchanged:")[1]
+    assert "film_review_ru" in forced.stdout.split("added:")[1].split(";")[0]
+
+
+def test_the_partial_answer_mark_is_shown():
+    from ui.web import _sources_html
+
+    meta = {"mode": "generated", "partial": True, "citations": [], "sentences": []}
+    assert "partial: the model stopped mid-answer" in _sources_html(meta)
+    assert "partial" not in _sources_html({**meta, "partial": False})

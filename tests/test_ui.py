@@ -225,3 +225,37 @@ def test_the_story_time_dial_changes_what_can_be_cited(app_url):
     early_answer, early = cited("bus_stop", "dial-early")
     assert "wifes_letter" in late, (late_answer, late)
     assert all(orders[e] <= orders["bus_stop"] for e in early), (early_answer, early)
+
+
+def test_regenerate_undo_and_clear_act_on_the_last_turn_of_a_conversation(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    sid, args = "controls-1", ("hero", "ending", "auto", 5, 0.2)
+    for q in ("How did you burn your face?", "What did K. show you?", "Why did you rent a room in house S?"):
+        chat, *_ = client.predict(q, *args, "controls-1", api_name="/send")
+    questions = _asked(chat)
+    assert len(questions) == 3
+    chat, *_ = client.predict(*args, sid, api_name="/regenerate")            # the last question, answered again
+    assert _asked(chat) == questions and len(chat) == 6
+    chat, _ = client.predict("hero", sid, api_name="/undo")                   # only the last turn goes
+    assert _asked(chat) == questions[:2]
+    chat, _ = client.predict("hero", sid, api_name="/clear")
+    assert chat == []
+    again, *_ = client.predict("Who are you?", *args, sid, api_name="/send")  # cleared means cleared, also on the server
+    assert _asked(again) == ["Who are you?"]
+
+
+def _asked(chat):
+    return [m["content"] if isinstance(m["content"], str) else m["content"][0]["text"] for m in chat if m["role"] == "user"]
+
+
+def test_the_answer_language_setting_is_obeyed(app_url):
+    from gradio_client import Client
+
+    from retrieval.lexical import detect_language
+
+    client = Client(app_url, verbose=False)
+    chat, *_ = client.predict("How did you burn your face?", "hero", "ending", "de", 3, 0.2, "settings-1", api_name="/send")
+    reply = chat[-1]["content"] if isinstance(chat[-1]["content"], str) else chat[-1]["content"][0]["text"]
+    assert detect_language(reply.split(":**", 1)[-1]) == "de", reply
