@@ -25,8 +25,8 @@ from functools import lru_cache
 
 from chat.answer import Answer
 from chat.inputs import folded_regex, prompts
-from chat.verify import declines  # noqa: F401  (a decline answers a question the texts cannot)
-from chat.verify import names, number_values
+from chat.claims import declines  # noqa: F401  (a decline answers a question the texts cannot)
+from chat.claims import names, number_values
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 

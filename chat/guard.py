@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from chat.verify import Evidence, Verdict, Verifier, settings_data
+from chat.claims import settings_data
+from chat.verify import Evidence, Verdict, Verifier
 from retrieval.lexical import detect_language
 from retrieval.segment import split_sentences
 

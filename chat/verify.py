@@ -8,6 +8,8 @@ Design choices:
   start in any rendering of the evidence in the sentence's language, a German compound of grounded
   parts, or the paraphrase lexicon of the evidence sentences (``seeds/lexicon``: synonyms and word
   forms a restatement may use, never new facts). Conversational words (``verifier.yaml``) never count.
+- The words, numbers and names a sentence claims are read by ``chat.claims``; this module holds
+  them against the evidence.
 - Specifics are held to more: every number (digits or number words, "eleven", "zweiundfünfzig",
   "восемь", compared by value) and every name (a capitalised word inside an English or Russian
   sentence) must occur in the evidence or the character's own names, or the sentence goes.
@@ -28,21 +30,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-import yaml
 
+from chat.claims import (WORD, content_words, declines, discourse, names, negations, number_values,
+                         sentences_of, settings_data, stem, zipf)
 from core.errors import FaceError, UnknownNameError
-from retrieval.lexical import _stemmer, _stopwords, detect_language
+from retrieval.lexical import detect_language
 
-_WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
-_NOT = re.compile(r"n['’]t\b", re.IGNORECASE)
-_CONTRACTION = re.compile(r"['’](s|re|ve|ll|d|m)\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\d+")
 _LANGS = ("en", "ru", "de")
-NAME_ZIPF = 3.0          # a German capitalised word this rare is taken for a name (where a name is asked for)
 SIMILAR_KINDS = ("passage", "memory")   # units that stand for what the sources say (keys, lexicon, names do not)
 
 
@@ -64,107 +60,6 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
 
 
-@lru_cache(maxsize=1)
-def settings_data() -> dict:
-    return yaml.safe_load(Path(__file__).with_name("verifier.yaml").read_text(encoding="utf-8"))
-
-
-@lru_cache(maxsize=1)
-def _number_words() -> dict[str, dict[str, int]]:
-    return {lang: {w: int(v) for w, v in table.items()} for lang, table in settings_data()["numbers"].items()}
-
-
-@lru_cache(maxsize=1)
-def _discourse() -> dict[str, frozenset]:
-    return {lang: frozenset(words.split()) for lang, words in settings_data()["discourse"].items()}
-
-
-@lru_cache(maxsize=1)
-def _negation() -> dict[str, re.Pattern]:
-    return {lang: re.compile(p, re.IGNORECASE) for lang, p in settings_data()["negation"].items()}
-
-
-@lru_cache(maxsize=1)
-def _declines() -> dict[str, re.Pattern]:
-    return {lang: re.compile(re.sub(r"\|\s+", "|", p.strip()), re.IGNORECASE)
-            for lang, p in settings_data()["declines"].items()}
-
-
-def declines(text: str, lang: str) -> bool:
-    """The sentence declines to answer ("I won't say.", "Не скажу.", "Das weiß ich nicht.")."""
-    return bool(_declines()[lang].search(text))
-
-
-@lru_cache(maxsize=4096)
-def _sentences_of(text: str) -> tuple[str, ...]:
-    from retrieval.segment import split_sentences
-
-    return tuple(sp.text for sp in split_sentences(text)) or (text,)
-
-
-@lru_cache(maxsize=3)
-def _stem_frequencies(lang: str) -> dict[str, float]:
-    """The Zipf frequency of each stem's most frequent form, over the language's 30,000 commonest
-    words: "unserem" and "fragten" count as often as "unser" and "fragen"."""
-    from wordfreq import top_n_list, zipf_frequency
-
-    out: dict[str, float] = {}
-    for w in top_n_list(lang, 30000):
-        out.setdefault(_stem(w, lang), zipf_frequency(w, lang))
-    return out
-
-
-@lru_cache(maxsize=65536)
-def _zipf(word: str, lang: str) -> float:
-    """How common a word is (wordfreq's Zipf scale), by its commonest form."""
-    from wordfreq import zipf_frequency
-
-    return max(zipf_frequency(word, lang), _stem_frequencies(lang).get(_stem(word, lang), 0.0))
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str, lang: str) -> str:
-    return _stemmer(lang).stemWord(word)
-
-
-def content_words(text: str, lang: str) -> list[str]:
-    """Lower-cased words that are not stop words ("isn't" -> "is"): ``"I didn't burn it."`` -> ``['burn']``."""
-    if lang == "en":
-        text = _CONTRACTION.sub("", _NOT.sub(" not", text.replace("can't", "can not").replace("won't", "will not")))
-    stop = _stopwords()[lang]
-    words = (w.lower().replace("ё", "е") for w in _WORD.findall(text))
-    return [w for w in words if len(w) > 1 and w not in stop]
-
-
-def number_values(text: str, lang: str) -> set[int]:
-    """Numbers a text states, by value: digits and number words (compounds by their parts)."""
-    values = {int(n) for n in _NUMBER.findall(text)}
-    table = _number_words().get(lang, {})
-    for w in (w.lower().replace("ё", "е") for w in _WORD.findall(text)):
-        if w in table:
-            values.add(table[w])
-        elif lang == "de" and "und" in w:  # zweiundfünfzig
-            parts = w.split("und", 1)
-            if parts[0] in table and parts[1] in table:
-                values.add(table[parts[0]] + table[parts[1]])
-    return values
-
-
-def names(sentence: str, lang: str, rare_nouns: bool = False) -> list[str]:
-    """Capitalised words inside an English or Russian sentence (not after . ! ? : or a dash);
-    German capitalises every noun, so its names are left to the informative-word check - unless
-    ``rare_nouns``: then German capitalised words rarer than ``NAME_ZIPF`` count."""
-    if lang == "de":
-        return [w for w in _WORD.findall(sentence)[1:] if rare_nouns and w[0].isupper() and _zipf(w, lang) < NAME_ZIPF]
-    out = []
-    for m in _WORD.finditer(sentence):
-        before = sentence[:m.start()].rstrip()
-        w = m.group()
-        if before and before[-1] not in ".!?:;—–-\"«„“" and w[0].isupper() and len(w) > 1 and w != "I":
-            out.append(w)
-    return out
-
-
 class _Vocabulary:
     """What the evidence grounds, per language: stems, word starts, raw text, numbers; and per group
     (a passage with its keys and lexicon, a memory) the stems, to see which group grounds what."""
@@ -181,10 +76,10 @@ class _Vocabulary:
             texts.append(u.text.lower())
             group = self.groups.setdefault(u.group, {lg: set() for lg in _LANGS}) if u.group else None
             for w in content_words(u.text, u.lang):
-                self.stems[u.lang].add(_stem(w, u.lang))
+                self.stems[u.lang].add(stem(w, u.lang))
                 self.starts[u.lang].add(w[:6])
                 if group is not None:
-                    group[u.lang].add(_stem(w, u.lang))
+                    group[u.lang].add(stem(w, u.lang))
             self.numbers |= number_values(u.text, u.lang)
         self.text = " ".join(texts)
 
@@ -193,20 +88,20 @@ class _Vocabulary:
         passage scores 1.0; a sentence stitched from words of different passages scores less."""
         if len(words) < 2 or not self.groups:
             return 1.0
-        stems = [_stem(w, lang) for w in words]
+        stems = [stem(w, lang) for w in words]
         return max(sum(s in g[lang] for s in stems) for g in self.groups.values()) / len(stems)
 
     def _known(self, word: str, lang: str) -> bool:
-        return _stem(word, lang) in self.stems[lang] or (len(word) >= 6 and word[:6] in self.starts[lang])
+        return stem(word, lang) in self.stems[lang] or (len(word) >= 6 and word[:6] in self.starts[lang])
 
     def grounds(self, word: str, lang: str) -> bool:
-        if word in _discourse()[lang] or self._known(word, lang):
+        if word in discourse()[lang] or self._known(word, lang):
             return True
         if lang == "de" and len(word) >= 8:  # a compound of grounded (or common) parts: Hotel|zimmer
             for i in range(3, len(word) - 3):
                 head, tail = word[:i], word[i:]
                 head = head[:-1] if head.endswith("s") and len(head) > 4 else head
-                if self._known(tail, lang) and (self._known(head, lang) or _zipf(head, lang) >= 4.0):
+                if self._known(tail, lang) and (self._known(head, lang) or zipf(head, lang) >= 4.0):
                     return True
         return False
 
@@ -260,18 +155,18 @@ class OfflineVerifier(Verifier):
         vocab = _Vocabulary([u for u in units if u.kind != "question"])
         echo = _Vocabulary(units)   # a question asked back may use the reader's words
         similar = [i for i, u in enumerate(units) if u.kind in SIMILAR_KINDS]
-        pieces = [(i, p) for i in similar for p in _sentences_of(units[i].text)]   # units are mostly single sentences
+        pieces = [(i, p) for i in similar for p in sentences_of(units[i].text)]   # units are mostly single sentences
         sims = (self._vectors(sentences) @ self._vectors([p for _, p in pieces]).T
                 if pieces and sentences else np.zeros((len(sentences), 0)))
         out = []
         for n, s in enumerate(sentences):  # with no evidence at all, only what claims nothing can stand
-            s_lang = detect_language(s) if len(_WORD.findall(s)) >= 3 else lang
+            s_lang = detect_language(s) if len(WORD.findall(s)) >= 3 else lang
             known = echo if s.rstrip().endswith("?") else vocab
-            words = [(w, round(_zipf(w, s_lang), 2), known.grounds(w, s_lang), w in _discourse()[s_lang])
+            words = [(w, round(zipf(w, s_lang), 2), known.grounds(w, s_lang), w in discourse()[s_lang])
                      for w in dict.fromkeys(content_words(s, s_lang))]
             order = list(np.argsort(-sims[n])) if pieces else []
             same = [j for j in order if units[pieces[j][0]].lang == s_lang][:1]
-            neg = _negation()[s_lang]
+            neg = negations()[s_lang]
             rests_on = list(dict.fromkeys(pieces[j][0] for j in order[:4] if sims[n][j] >= self.t["sim_min"]))[:2]
             out.append({
                 "sentence": s, "lang": s_lang, "sim": float(sims[n].max()) if pieces else 0.0,

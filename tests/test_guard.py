@@ -2,7 +2,8 @@
 import pytest
 
 from chat.guard import Evidence, Guard, dedupe_sentences
-from chat.verify import LLMVerifier, OfflineVerifier, get_verifier, number_values
+from chat.claims import number_values
+from chat.verify import LLMVerifier, OfflineVerifier, get_verifier
 from core.errors import UnknownNameError
 from retrieval.embeddings import get_embedder
 

@@ -1,0 +1,126 @@
+"""What a sentence claims, word by word: its informative words (by wordfreq frequency), the
+numbers it states (digits and number words, by value), the names in it, whether it declines. The
+support check (``chat.verify``) holds these against the evidence; the word lists and patterns are
+data (``verifier.yaml``).
+
+    >>> number_values("Mir war zweiundfünfzig Tage lang schlecht.", "de"), names("I met Akira in Tokyo.", "en")
+    ({52}, ['Akira', 'Tokyo'])
+    >>> content_words("I didn't burn it.", "en")
+    ['burn']
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from retrieval.lexical import _stemmer, _stopwords
+
+WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
+_NOT = re.compile(r"n['’]t\b", re.IGNORECASE)
+_CONTRACTION = re.compile(r"['’](s|re|ve|ll|d|m)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+")
+NAME_ZIPF = 3.0          # a German capitalised word this rare is taken for a name (where a name is asked for)
+
+
+@lru_cache(maxsize=1)
+def settings_data() -> dict:
+    return yaml.safe_load(Path(__file__).with_name("verifier.yaml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _number_words() -> dict[str, dict[str, int]]:
+    return {lang: {w: int(v) for w, v in table.items()} for lang, table in settings_data()["numbers"].items()}
+
+
+@lru_cache(maxsize=1)
+def discourse() -> dict[str, frozenset]:
+    return {lang: frozenset(words.split()) for lang, words in settings_data()["discourse"].items()}
+
+
+@lru_cache(maxsize=1)
+def negations() -> dict[str, re.Pattern]:
+    return {lang: re.compile(p, re.IGNORECASE) for lang, p in settings_data()["negation"].items()}
+
+
+@lru_cache(maxsize=1)
+def _declines() -> dict[str, re.Pattern]:
+    return {lang: re.compile(re.sub(r"\|\s+", "|", p.strip()), re.IGNORECASE)
+            for lang, p in settings_data()["declines"].items()}
+
+
+def declines(text: str, lang: str) -> bool:
+    """The sentence declines to answer ("I won't say.", "Не скажу.", "Das weiß ich nicht.")."""
+    return bool(_declines()[lang].search(text))
+
+
+@lru_cache(maxsize=4096)
+def sentences_of(text: str) -> tuple[str, ...]:
+    from retrieval.segment import split_sentences
+
+    return tuple(sp.text for sp in split_sentences(text)) or (text,)
+
+
+@lru_cache(maxsize=3)
+def _stem_frequencies(lang: str) -> dict[str, float]:
+    """The Zipf frequency of each stem's most frequent form, over the language's 30,000 commonest
+    words: "unserem" and "fragten" count as often as "unser" and "fragen"."""
+    from wordfreq import top_n_list, zipf_frequency
+
+    out: dict[str, float] = {}
+    for w in top_n_list(lang, 30000):
+        out.setdefault(stem(w, lang), zipf_frequency(w, lang))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def zipf(word: str, lang: str) -> float:
+    """How common a word is (wordfreq's Zipf scale), by its commonest form."""
+    from wordfreq import zipf_frequency
+
+    return max(zipf_frequency(word, lang), _stem_frequencies(lang).get(stem(word, lang), 0.0))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str, lang: str) -> str:
+    return _stemmer(lang).stemWord(word)
+
+
+def content_words(text: str, lang: str) -> list[str]:
+    """Lower-cased words that are not stop words ("isn't" -> "is"): ``"I didn't burn it."`` -> ``['burn']``."""
+    if lang == "en":
+        text = _CONTRACTION.sub("", _NOT.sub(" not", text.replace("can't", "can not").replace("won't", "will not")))
+    stop = _stopwords()[lang]
+    words = (w.lower().replace("ё", "е") for w in WORD.findall(text))
+    return [w for w in words if len(w) > 1 and w not in stop]
+
+
+def number_values(text: str, lang: str) -> set[int]:
+    """Numbers a text states, by value: digits and number words (compounds by their parts)."""
+    values = {int(n) for n in _NUMBER.findall(text)}
+    table = _number_words().get(lang, {})
+    for w in (w.lower().replace("ё", "е") for w in WORD.findall(text)):
+        if w in table:
+            values.add(table[w])
+        elif lang == "de" and "und" in w:  # zweiundfünfzig
+            parts = w.split("und", 1)
+            if parts[0] in table and parts[1] in table:
+                values.add(table[parts[0]] + table[parts[1]])
+    return values
+
+
+def names(sentence: str, lang: str, rare_nouns: bool = False) -> list[str]:
+    """Capitalised words inside an English or Russian sentence (not after . ! ? : or a dash);
+    German capitalises every noun, so its names are left to the informative-word check - unless
+    ``rare_nouns``: then German capitalised words rarer than ``NAME_ZIPF`` count."""
+    if lang == "de":
+        return [w for w in WORD.findall(sentence)[1:] if rare_nouns and w[0].isupper() and zipf(w, lang) < NAME_ZIPF]
+    out = []
+    for m in WORD.finditer(sentence):
+        before = sentence[:m.start()].rstrip()
+        w = m.group()
+        if before and before[-1] not in ".!?:;—–-\"«„“" and w[0].isupper() and len(w) > 1 and w != "I":
+            out.append(w)
+    return out
