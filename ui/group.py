@@ -172,14 +172,21 @@ def build_group_tab(gr, *, cards, corpus, transcripts, iv, session, one, export_
             return gr.update(), f"⚠️ {exc}"
         return chat_view(transcripts.messages(sid, key(ms)), names), ""
 
-    box.submit(send, [box, members, lang, session, *points], [chat, sources, error, box], api_name="group_send")
+    def exports(ms, sid):
+        return export_file(key(ms), sid, "md"), export_file(key(ms), sid, "json")
+
+    refresh = dict(fn=exports, inputs=[members, session], outputs=[md_btn, json_btn])   # once the turn is saved
+    box.submit(send, [box, members, lang, session, *points], [chat, sources, error, box],
+               api_name="group_send").then(**refresh)
     regen_btn.click(regenerate, [members, lang, session, *points], [chat, sources, error, box],
-                    api_name="group_regenerate")
+                    api_name="group_regenerate").then(**refresh)
     undo_btn.click(lambda ms, sid: change(transcripts.pop_turn, ms, sid), [members, session], [chat, error],
-                   api_name="group_undo")
+                   api_name="group_undo").then(**refresh)
     clear_btn.click(lambda ms, sid: change(transcripts.clear, ms, sid), [members, session], [chat, error],
-                    api_name="group_clear")
-    chat.change(lambda ms, sid: (export_file(key(ms), sid, "md"), export_file(key(ms), sid, "json")),
-                [members, session], [md_btn, json_btn], api_name="group_exports")
-    members.change(load, [members, session], [chat, sources, error], api_name="group_load")
-    return load, [members, session], [chat, sources, error]
+                    api_name="group_clear").then(**refresh)
+    members.change(load, [members, session], [chat, sources, error], api_name="group_load").then(**refresh)
+
+    def load_all(ms, sid):
+        return (*load(ms, sid), *exports(ms, sid))
+
+    return load_all, [members, session], [chat, sources, error, md_btn, json_btn]

@@ -165,8 +165,11 @@ def build_app(settings, interviewer=None):
         return [], ""
 
     def export(cid, sid, fmt):
-        """A character's conversation, or a group's (``group:hero+wife``)."""
-        msgs = transcripts.messages(sid, cid)
+        """A character's conversation, or a group's (``group:hero+wife``), as a file to download."""
+        try:
+            msgs = transcripts.messages(sid, cid)
+        except FaceError:
+            return gr.update()      # the store cannot be read now: the button keeps its last file
         members = cid[len(PREFIX):].split("+") if cid.startswith(PREFIX) else [cid]
         title = " and ".join(cards[m].name["en"] for m in members if m in cards)
         names = {m: cards[m].name["en"] for m in members if m in cards}
@@ -219,16 +222,19 @@ def build_app(settings, interviewer=None):
 
         inputs = [character, as_of, lang, k, temperature, session]
         outs = [chat, sources, error, box, session]
-        box.submit(send, [box, *inputs], outs)
-        regen_btn.click(regenerate, inputs, outs)
-        undo_btn.click(undo, [character, session], [chat, error])
-        clear_btn.click(clear, [character, session], [chat, error])
-        # a download button downloads the file it holds when clicked: keep both current with the chat
-        chat.change(lambda c, s: (export(c, s, "md"), export(c, s, "json")), [character, session], [md_btn, json_btn],
-                    api_name="exports")
-        character.change(load, [character, session], [session, chat, sources, card, as_of, error])
+        # a download button downloads the file it holds when clicked: both are refreshed once the
+        # conversation has changed (after the turn is saved, not at every streamed sentence)
+        def exports(c, s):
+            return export(c, s, "md"), export(c, s, "json")
+
+        refresh = dict(fn=exports, inputs=[character, session], outputs=[md_btn, json_btn])
+        box.submit(send, [box, *inputs], outs).then(**refresh)
+        regen_btn.click(regenerate, inputs, outs).then(**refresh)
+        undo_btn.click(undo, [character, session], [chat, error]).then(**refresh)
+        clear_btn.click(clear, [character, session], [chat, error]).then(**refresh)
+        character.change(load, [character, session], [session, chat, sources, card, as_of, error]).then(**refresh)
         as_of.change(lambda c, a: _sources_html(None, as_of_note(c, a)), [character, as_of], sources)
-        app.load(load, [character, session], [session, chat, sources, card, as_of, error]).then(
+        app.load(load, [character, session], [session, chat, sources, card, as_of, error]).then(**refresh).then(
             group_load, group_in, group_out)
     return app
 
