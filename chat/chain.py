@@ -33,7 +33,7 @@ from backends.langchain_chat import BackendChatModel, to_openai_messages
 from characters import get_card
 from chat import compose as C
 from chat.answer import Answer, Citations, context_item
-from chat.draft import Draft, sentences
+from chat.draft import MAX_FAILS, Draft, sentences
 from chat.evidence import more_hits, sentence_texts, units_for
 from chat.guard import Guard
 from chat.inputs import clean_message, probe, prompts
@@ -56,6 +56,7 @@ NEAR_CANDIDATES = 2      # the near fallback looks at this many closest memories
 NEAR_HITS = 3            # one of the passages the question finds first
 ANSWER_TOKENS = 80       # "one to three short sentences"; every token costs time on 2 cores (in process)
 SERVER_ANSWER_TOKENS = 200   # a model server: room for a capable model's three or four sentences
+SERVER_MAX_FAILS = 3     # failed sentences in a row a server model's draft may have (the bundled model's: 2)
 
 
 class Interviewer:
@@ -275,6 +276,9 @@ class Interviewer:
         card, lang = s["card"], s["lang"]
         forbidden = (card.voice, *(str(f["text"]) for f in card.facts), *prompts()["persona_system"].split("\n"))
         answering = {id(m) for m in s["plan"]["memories"]}
+        if not self.backend.in_process:   # a capable model answers from what it was given, not from a neighbour
+            answering |= {id(m) for m, _ in mems}
+        near = ON_POINT_PASSAGES if self.backend.in_process else s["k"]
         said = C.said_before(s["history"])
         kind = C.question_type(s["question"])
 
@@ -301,10 +305,11 @@ class Interviewer:
             if not C.declines(v.text, lang) and not C.gives(kind, v.text, lang):
                 return False     # a name or number question is not answered by a sentence without one
             return (C.declines(v.text, lang) and not self.backend.in_process) or any(
-                (units[e].kind == "passage" and units[e].ref < ON_POINT_PASSAGES) or
+                (units[e].kind == "passage" and units[e].ref < near) or
                 (units[e].kind == "memory" and id(mems[units[e].ref][0]) in answering) for e in v.evidence)
 
-        draft = Draft(check, on_point, lambda text: s["ooc"] or C.first_person(text, lang))
+        draft = Draft(check, on_point, lambda text: s["ooc"] or C.first_person(text, lang),
+                      max_fails=MAX_FAILS if self.backend.in_process else SERVER_MAX_FAILS)
         return draft
 
     def _deltas(self, s, parts: list, draft: Draft):

@@ -36,8 +36,14 @@ def _number_words() -> dict[str, dict[str, int]]:
 
 
 @lru_cache(maxsize=1)
-def discourse() -> dict[str, frozenset]:
-    return {lang: frozenset(words.split()) for lang, words in settings_data()["discourse"].items()}
+def _discourse_stems() -> dict[str, frozenset]:
+    return {lang: frozenset(stem(w, lang) for w in words.split()) for lang, words in settings_data()["discourse"].items()}
+
+
+@lru_cache(maxsize=65536)
+def conversational(word: str, lang: str) -> bool:
+    """A word that carries no story fact, in any of its forms ("zugebe" as "zugeben", "admits" as "admit")."""
+    return stem(word, lang) in _discourse_stems()[lang]
 
 
 @lru_cache(maxsize=1)

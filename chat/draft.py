@@ -8,8 +8,9 @@ Design choices:
   *committed*: at least one waiting sentence answers the question (it rests on a passage retrieved
   for the question or on a memory that answers it, or it declines) and one speaks in the first
   person. From then on each passing sentence is shown as soon as it is checked. Failed sentences
-  are dropped and listed. Two failures before committing abandon the draft (the character's
-  memories or an "I don't know" answer instead); two failures in a row after it end it.
+  are dropped and listed. ``max_fails`` failures in a row (two by default; the chain allows a
+  capable model's draft three) abandon the draft before it commits (the character's memories or an
+  "I don't know" answer instead) and end it after.
 
     >>> d = Draft(check=guard_one, on_point=lambda v: True, first_person=lambda s: True)
     >>> [v.text for v in d.feed("I burned my face with liquid oxygen. ")]
@@ -53,8 +54,10 @@ def sentences(deltas: Iterable[str]) -> Iterator[str]:
 
 
 class Draft:
-    def __init__(self, check: Callable, on_point: Callable, first_person: Callable[[str], bool]):
+    def __init__(self, check: Callable, on_point: Callable, first_person: Callable[[str], bool],
+                 max_fails: int = MAX_FAILS):
         self.check, self.on_point, self.first_person = check, on_point, first_person
+        self.max_fails = max_fails
         self.units: list = []       # the evidence of the last check (verdicts index into it)
         self.shown: list = []       # verdicts shown, in order
         self.waiting: list = []     # passed, not shown until the draft commits
@@ -74,7 +77,7 @@ class Draft:
         if not v.supported:
             self.dropped.append(v)
             self._fails += 1
-            self.done = self._fails >= MAX_FAILS
+            self.done = self._fails >= self.max_fails
             return []
         self._fails = 0 if self.committed else self._fails
         self.waiting.append(v)

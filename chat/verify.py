@@ -7,7 +7,8 @@ Design choices:
   "corporal" are - and lets them through only when the evidence grounds them: the same stem or word
   start in any rendering of the evidence in the sentence's language, a German compound of grounded
   parts, or the paraphrase lexicon of the evidence sentences (``seeds/lexicon``: synonyms and word
-  forms a restatement may use, never new facts). Conversational words (``verifier.yaml``) never count.
+  forms a restatement may use, never new facts). Conversational words (``verifier.yaml``) never count,
+  in any of their forms (matched by stem: "zugebe" as the listed "zugeben").
 - The words, numbers and names a sentence claims are read by ``chat.claims``; this module holds
   them against the evidence.
 - Specifics are held to more: every number (digits or number words, "eleven", "zweiundfünfzig",
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chat.claims import (WORD, content_words, declines, discourse, names, negations, number_values,
+from chat.claims import (WORD, content_words, conversational, declines, names, negations, number_values,
                          sentences_of, settings_data, stem, zipf)
 from core.errors import FaceError, UnknownNameError
 from retrieval.lexical import detect_language
@@ -95,7 +96,7 @@ class _Vocabulary:
         return stem(word, lang) in self.stems[lang] or (len(word) >= 6 and word[:6] in self.starts[lang])
 
     def grounds(self, word: str, lang: str) -> bool:
-        if word in discourse()[lang] or self._known(word, lang):
+        if conversational(word, lang) or self._known(word, lang):
             return True
         if lang == "de" and len(word) >= 8:  # a compound of grounded (or common) parts: Hotel|zimmer
             for i in range(3, len(word) - 3):
@@ -161,19 +162,20 @@ class OfflineVerifier(Verifier):
         out = []
         for n, s in enumerate(sentences):  # with no evidence at all, only what claims nothing can stand
             s_lang = detect_language(s) if len(WORD.findall(s)) >= 3 else lang
+            neg = negations()[s_lang]
             known = echo if s.rstrip().endswith("?") else vocab
-            words = [(w, round(zipf(w, s_lang), 2), known.grounds(w, s_lang), w in discourse()[s_lang])
+            words = [(w, round(zipf(w, s_lang), 2), known.grounds(w, s_lang), conversational(w, s_lang))
                      for w in dict.fromkeys(content_words(s, s_lang))]
             order = list(np.argsort(-sims[n])) if pieces else []
             same = [j for j in order if units[pieces[j][0]].lang == s_lang][:1]
-            neg = negations()[s_lang]
             rests_on = list(dict.fromkeys(pieces[j][0] for j in order[:4] if sims[n][j] >= self.t["sim_min"]))[:2]
             out.append({
                 "sentence": s, "lang": s_lang, "sim": float(sims[n].max()) if pieces else 0.0,
                 "words": words,   # (word, zipf, grounded, conversational) for every content word
                 "numbers": sorted(number_values(s, s_lang) - known.numbers),
                 "names": [w for w in names(s, s_lang) if w.lower() not in known.text],
-                "coherence": known.coherence([w for w, z, g, c in words if g and not c and z < self.t["common_zipf"]], s_lang),
+                "coherence": vocab.coherence([w for w, z, g, c in words if g and not c and z < self.t["common_zipf"]
+                                              and vocab.grounds(w, s_lang)], s_lang),
                 "declines": declines(s, s_lang),
                 "question": s.rstrip().endswith("?"),
                 "negation": bool(same) and bool(neg.search(s)) != bool(neg.search(pieces[same[0]][1])),

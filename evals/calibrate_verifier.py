@@ -45,7 +45,7 @@ def _units(iv: Interviewer, item, draft: list[str]):
     card = get_card(item.character)
     flt = card.knowledge(iv.searcher.corpus, item.as_of)
     s = dict(card=card, question=item.question, history=[], lang=item.language, flt=flt, ooc=False,
-             use_retrieval=True, passages=None, k=iv.k, query=item.question)
+             use_retrieval=True, passages=None, k=iv.k, query=item.question, timings={})
     ev = iv._retrieve(s)
     hits = ev["hits"] + more_hits(iv.searcher, draft, flt, item.language, ev["hits"])
     return units_for(iv.searcher.corpus, card, hits, ev["memories"], item.question)

@@ -9,10 +9,10 @@ from chat.draft import Draft, sentences
 from chat.verify import Verdict
 
 
-def _draft(verdicts: dict, on_point=lambda v: "oxygen" in v.text):
+def _draft(verdicts: dict, on_point=lambda v: "oxygen" in v.text, **kw):
     def check(s):
         return Verdict(s, verdicts.get(s, True), 1.0 if verdicts.get(s, True) else 0.0)
-    return Draft(check, on_point, first_person=lambda s: s.startswith("I "))
+    return Draft(check, on_point, first_person=lambda s: s.startswith("I "), **kw)
 
 
 def test_nothing_is_shown_before_the_draft_answers_then_all_that_passes_is():
@@ -28,6 +28,15 @@ def test_two_failures_before_answering_abandon_the_draft():
     d = _draft({"A.": False, "B.": False})
     d.take("A."), d.take("B.")
     assert d.done and not d.committed and not d.shown
+
+
+def test_a_capable_models_draft_may_fail_one_sentence_more():
+    d = _draft({"A.": False, "B.": False, "C.": False}, max_fails=3)
+    d.take("A."), d.take("B.")
+    assert not d.done
+    assert [v.text for v in d.take("I burned it with liquid oxygen.")] == ["I burned it with liquid oxygen."]
+    d.take("A."), d.take("B."), d.take("C.")
+    assert d.done and len(d.shown) == 1
 
 
 @settings(max_examples=200, deadline=None)

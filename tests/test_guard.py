@@ -64,6 +64,29 @@ def test_offline_verdicts(embedder, sentence, lang, ok, reason):
     assert reason in " ".join(r for x in v for r in x.reasons)
 
 
+@pytest.mark.parametrize("sentence,lang,ok", [
+    # declining in the words a capable model uses claims nothing ...
+    ("A fee? That's not something I'll go into.", "en", True),
+    ("Let's leave it at that.", "en", True),
+    ("Об этом я распространяться не буду.", "ru", True),
+    ("Meinen Namen behalte ich lieber für mich.", "de", True),
+    ("Mein Alter und mein Studium sind ohne Belang – darüber spreche ich nicht.", "de", True),
+    # ... unless it slips in a specific
+    ("I won't go into it, but I was born in Osaka in 1931.", "en", False),
+    ("Darüber spreche ich nicht, aber Akiko hat mich am Bahnhof Shibuya abgeholt.", "de", False),
+])
+def test_a_decline_in_other_words_claims_nothing(embedder, sentence, lang, ok):
+    v = OfflineVerifier(embedder).check([sentence], EVIDENCE, lang)[0]
+    assert v.supported is ok, v.reasons
+
+
+def test_conversational_words_count_in_every_form():
+    from chat.claims import conversational
+
+    assert conversational("zugebe", "de") and conversational("zugeben", "de")   # listed as "zugeben"
+    assert conversational("admits", "en") and not conversational("oxygen", "en")
+
+
 def test_numbers_are_read_by_value():
     assert number_values("Ich bin zweiundfünfzig und war 3 Wochen dort", "de") == {52, 3}
     assert number_values("Мы прожили вместе восемь лет", "ru") == {8}
