@@ -46,8 +46,9 @@ from retrieval.search import Hit, Searcher, SearchFilter
 
 ANSWER_MIN = 0.94        # question-to-question similarity at which a memory answers (evals/calibrate_memories.py:
                          # fitted on one half of the eval items, checked on the other)
-ANSWER_NEAR = 0.90       # a memory this close corrects a false premise, or answers when the draft fails and it
-                         # cites the question's first passage
+ANSWER_NEAR = 0.90       # a memory this close answers when the draft fails and it cites the question's first
+                         # passage; and corrects a false premise, unless it answers (ANSWER_MIN: then the premise
+                         # is the reader's wording; on the calibration half corrections right/wrong 2/16 -> 2/9)
 HIT_BONUS = 0.03         # boost for an evidence memory citing a retrieved passage (x 1/rank)
 HISTORY_TURNS = 4        # at most this many past turns, fewer if the context window is short
 PROMPT_PASSAGES = 3      # the best passages go into the prompt; the guard checks against all k retrieved
@@ -187,7 +188,7 @@ class Interviewer:
                         "reason": "follow-up: the next thing in story order"}
         premise = self._premise(s)
         topic = max(fresh, key=lambda m: m.answers + m.about, default=None)
-        if premise and topic and topic.answers >= ANSWER_NEAR:
+        if premise and topic and ANSWER_NEAR <= topic.answers < ANSWER_MIN:
             return {"mode": "correct", "memories": [topic.memory], "reason": f"false premise: {premise}"}
         if answering and self.backend.in_process:
             return {"mode": "compose", "memories": answering}
@@ -209,8 +210,7 @@ class Interviewer:
             self._scopes = {key: units_for(self.searcher.corpus, s["card"], hits, mems)}
         units = self._scopes[key]
         f = self.premises.features([s["question"].rstrip(" ?!") + "."], units, s["lang"])[0]
-        t = self.premises.t
-        loose = [w for w, z, g, c in f["words"] if not g and not c and z < t["info_zipf"]]
+        loose = [w for w, z, g, c in f["words"] if not g and not c and z < self.premises.t["info_zipf"]]
         return ", ".join([*map(str, f["numbers"]), *f["names"], *loose])
 
     def _prompt(self, s) -> list:

@@ -68,6 +68,14 @@ def test_false_premise_is_not_accepted(iv):
     assert ans.abstained or "oxygen" in ans.answer.lower()
 
 
+def test_a_question_a_memory_answers_is_not_corrected(iv):
+    # "понадобилась" is grounded nowhere in scope, but a memory answers the question: it is the
+    # reader's wording, not a false premise (this used to open with "Нет, всё было не так.")
+    ans = iv.answer("hero", "Зачем вам понадобилась комната в доме S?")
+    assert ans.mode == "composed" and not ans.reason.startswith("false premise"), ans.reason
+    assert not ans.answer.startswith("Нет") and "морщин" in ans.answer
+
+
 def test_as_of_limit_holds(iv):
     ans = iv.answer("hero", "What did your wife write in her letter?", as_of="meeting_k")
     orders = {e.id: e.order for e in CORPUS.events}
