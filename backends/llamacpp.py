@@ -71,6 +71,9 @@ class LlamaCppBackend(Backend):
     def load(self) -> None:
         self.worker().load()
 
+    def writes(self, lang: str) -> bool:
+        return bool(self._path) or lang in bundled(self._name).languages   # a GGUF of your own: every language
+
     @property
     def context_window(self) -> int:
         return self.context

@@ -12,7 +12,8 @@ Design choices:
   one of its reader questions matches it (``ANSWER_MIN``, calibrated on half of the eval set); a
   false premise is corrected from the memory it contradicts; "and then?" takes the next memory in
   story order; a memory already said is not repeated. With an in-process model, whose drafts rarely
-  survive the guard, an answering memory is the answer and no draft is waited for.
+  survive the guard, an answering memory is the answer and no draft is waited for; a model is never
+  asked to draft in a language it does not write (``Backend.writes``: SmolLM2 writes English only).
 - Probes that try to break character are answered by the card's deflections before any model call;
   ``/ooc`` asks the narrator. Everything a character sees goes through ``Card.knowledge``.
 - With an in-process model, answers are computed one at a time per process (llama.cpp's threads
@@ -50,6 +51,7 @@ ANSWER_NEAR = 0.90       # a memory this close answers when the draft fails and 
                          # passage; and corrects a false premise, unless it answers (ANSWER_MIN: then the premise
                          # is the reader's wording; on the calibration half corrections right/wrong 2/16 -> 2/9)
 HIT_BONUS = 0.03         # boost for an evidence memory citing a retrieved passage (x 1/rank)
+SCOPES_KEPT = 16         # (character, story point) scopes whose evidence units are kept for reading premises
 HISTORY_TURNS = 4        # at most this many past turns, fewer if the context window is short
 PROMPT_PASSAGES = 3      # the best passages go into the prompt; the guard checks against all k retrieved
 ON_POINT_PASSAGES = 3    # a sentence resting on one of the question's first passages answers it
@@ -197,6 +199,8 @@ class Interviewer:
         # passages the question finds first - two signals agreeing; never for a typed question
         near = [] if answering or C.question_type(q) else [
             m.memory for m in fresh[:NEAR_CANDIDATES] if m.answers >= ANSWER_NEAR and _hit_rank_weight(m.memory, s["evidence"]["hits"][:NEAR_HITS])][:1]
+        if not self.backend.writes(lang):   # a draft in a language the model cannot write would be word salad
+            return {"mode": "compose" if answering or near else "abstain", "memories": answering or near}
         return {"mode": "generate", "memories": answering or near}
 
     def _premise(self, s) -> str:
@@ -207,7 +211,9 @@ class Interviewer:
         if key not in self._scopes:
             hits = [Hit(c, 0.0) for c in self.searcher.chunks.values() if s["flt"].accepts(c["meta"])]
             mems = [(m, 0.0) for m in s["card"].memories_in(s["flt"])]
-            self._scopes = {key: units_for(self.searcher.corpus, s["card"], hits, mems)}
+            if len(self._scopes) >= SCOPES_KEPT:
+                self._scopes.pop(next(iter(self._scopes)))
+            self._scopes[key] = units_for(self.searcher.corpus, s["card"], hits, mems)
         units = self._scopes[key]
         f = self.premises.features([s["question"].rstrip(" ?!") + "."], units, s["lang"])[0]
         loose = [w for w, z, g, c in f["words"] if not g and not c and z < self.premises.t["info_zipf"]]

@@ -138,6 +138,7 @@ class OfflineVerifier(Verifier):
         self.t = {**settings_data()["thresholds"], **(thresholds or {})}
         self._cache: dict[str, np.ndarray] = {}
         self._remembered: dict[str, np.ndarray] = {}
+        self._prepared_for: dict[int, tuple] = {}
 
     def remember(self, texts: list[str], vectors: np.ndarray) -> None:
         """Vectors computed elsewhere (the corpus sentences, the memories): never embedded again."""
@@ -151,14 +152,26 @@ class OfflineVerifier(Verifier):
             self._cache.update(zip(todo, self.embedder.embed_documents(todo)))
         return np.stack([self._remembered[t] if t in self._remembered else self._cache[t] for t in texts])
 
-    def features(self, sentences: list[str], units: list[Evidence], lang: str) -> list[dict]:
-        """What the decision looks at, per sentence (also what calibration fits thresholds on)."""
+    def _prepared(self, units: list[Evidence]):
+        """The evidence's vocabularies and sentence vectors, kept for the last few unit lists (one
+        answer checks each draft sentence against the same list; premises read a whole scope's)."""
+        key = id(units)
+        if key in self._prepared_for and self._prepared_for[key][0] is units and len(units) == self._prepared_for[key][1]:
+            return self._prepared_for[key][2]
         vocab = _Vocabulary([u for u in units if u.kind != "question"])
         echo = _Vocabulary(units)   # a question asked back may use the reader's words
         similar = [i for i, u in enumerate(units) if u.kind in SIMILAR_KINDS]
         pieces = [(i, p) for i in similar for p in sentences_of(units[i].text)]   # units are mostly single sentences
-        sims = (self._vectors(sentences) @ self._vectors([p for _, p in pieces]).T
-                if pieces and sentences else np.zeros((len(sentences), 0)))
+        matrix = self._vectors([p for _, p in pieces]) if pieces else np.zeros((0, 0))
+        if len(self._prepared_for) >= 16:
+            self._prepared_for.pop(next(iter(self._prepared_for)))
+        self._prepared_for[key] = (units, len(units), (vocab, echo, pieces, matrix))   # holds units: the id stays theirs
+        return vocab, echo, pieces, matrix
+
+    def features(self, sentences: list[str], units: list[Evidence], lang: str) -> list[dict]:
+        """What the decision looks at, per sentence (also what calibration fits thresholds on)."""
+        vocab, echo, pieces, matrix = self._prepared(units)
+        sims = (self._vectors(sentences) @ matrix.T if pieces and sentences else np.zeros((len(sentences), 0)))
         out = []
         for n, s in enumerate(sentences):  # with no evidence at all, only what claims nothing can stand
             s_lang = detect_language(s) if len(WORD.findall(s)) >= 3 else lang

@@ -90,7 +90,7 @@ def cmd_models(args) -> int:
             print(f"  {m.name:<12} {m.description}: unavailable ({exc})")
             continue
         where = f"{path} ({path.stat().st_size / 2**20:.0f} MiB)" if path else "assembled into the data dir on first use"
-        print(f"  {m.name:<12} {m.description}\n               {where}")
+        print(f"  {m.name:<12} {m.description}; drafts in {', '.join(m.languages)}\n               {where}")
     return 0
 
 

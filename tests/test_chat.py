@@ -177,3 +177,25 @@ def test_history_is_trimmed_to_the_context_window(iv):
     assert total <= iv.backend.context_window - 160
     assert fitted[0] is msgs[0] and fitted[-1] is msgs[-1] and len(fitted) < len(msgs)
     assert iv._fit(msgs[:1] + msgs[-1:], 160) == msgs[:1] + msgs[-1:]
+
+
+def test_a_bundled_model_drafts_only_in_the_languages_it_writes(shared_settings, searcher):
+    """SmolLM2 writes English; asked in German or Russian, the character answers from memories or
+    declines without a model call (its drafts there were word salad); in English it drafts."""
+    from backends.llamacpp import LlamaCppBackend
+
+    class Counting(LlamaCppBackend):
+        calls = 0
+
+        def stream(self, messages, options=None):
+            Counting.calls += 1
+            yield from super().stream(messages, options)
+
+    assert LlamaCppBackend().writes("en") and not LlamaCppBackend().writes("de")
+    assert LlamaCppBackend(model="gemma3-270m").writes("ru") and LlamaCppBackend(model_path="own.gguf").writes("de")
+    iv = Interviewer(shared_settings, searcher=searcher, backend=Counting())
+    for q in ("Was hast du gefühlt, als der Fremde dich ansprach?", "Что ты почувствовала, когда незнакомец заговорил с тобой?"):
+        a = iv.answer("wife", q)
+        assert Counting.calls == 0 and a.mode in ("composed", "abstained"), (q, a.mode)
+    iv.answer("wife", "What did you feel when the stranger spoke to you?")
+    assert Counting.calls == 1
