@@ -79,6 +79,7 @@ class Interviewer:
                                         judge_backend(settings) if settings.judge_base_url else self.backend))
         self.premises = get_verifier("offline", self.searcher.store.embedder)   # reads questions, no model call
         self._warmed, self._warm_cards, self._scopes = False, set(), {}
+        self._scopes_lock = threading.Lock()
         self.last_prompt: list[dict] = []
         self.prepare = (RunnablePassthrough.assign(query=RunnableLambda(timed("condense", self._condense)))
                         | RunnablePassthrough.assign(evidence=RunnableLambda(self._retrieve))
@@ -130,6 +131,15 @@ class Interviewer:
                 else:
                     event["answer"].timings = {**t, "total": now}
                 yield event
+
+    def warm(self, characters) -> None:
+        """Open the store and fill every cache these characters' answers use, here and once, so
+        that answers may then be asked for in several threads (``evals run`` with a model server)."""
+        self.searcher.ensure_ready()
+        for c in dict.fromkeys(characters):
+            card = get_card(c, self.searcher.corpus)
+            self._warm(card)
+            self.memories.top(card, card.name["en"], k=1)
 
     # -- preparation ------------------------------------------------------------------------
     def _warm(self, card) -> None:
@@ -208,13 +218,15 @@ class Interviewer:
         nothing): the question, read as a statement, through the offline support check against
         every passage and memory in the character's scope at this story point."""
         key = (s["card"].id, s["flt"])
-        if key not in self._scopes:
+        units = self._scopes.get(key)
+        if units is None:
             hits = [Hit(c, 0.0) for c in self.searcher.chunks.values() if s["flt"].accepts(c["meta"])]
             mems = [(m, 0.0) for m in s["card"].memories_in(s["flt"])]
-            if len(self._scopes) >= SCOPES_KEPT:
-                self._scopes.pop(next(iter(self._scopes)))
-            self._scopes[key] = units_for(self.searcher.corpus, s["card"], hits, mems)
-        units = self._scopes[key]
+            units = units_for(self.searcher.corpus, s["card"], hits, mems)
+            with self._scopes_lock:   # answers may be planned in several threads (a model server)
+                if len(self._scopes) >= SCOPES_KEPT:
+                    self._scopes.pop(next(iter(self._scopes)), None)
+                self._scopes[key] = units
         f = self.premises.features([s["question"].rstrip(" ?!") + "."], units, s["lang"])[0]
         loose = [w for w, z, g, c in f["words"] if not g and not c and z < self.premises.t["info_zipf"]]
         return ", ".join([*map(str, f["numbers"]), *f["names"], *loose])

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -139,33 +140,38 @@ class OfflineVerifier(Verifier):
         self._cache: dict[str, np.ndarray] = {}
         self._remembered: dict[str, np.ndarray] = {}
         self._prepared_for: dict[int, tuple] = {}
+        self._lock = threading.RLock()
 
     def remember(self, texts: list[str], vectors: np.ndarray) -> None:
         """Vectors computed elsewhere (the corpus sentences, the memories): never embedded again."""
         self._remembered.update(zip(texts, vectors))
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._remembered and t not in self._cache]
-        if todo:
-            if len(self._cache) > 8192:
-                self._cache.clear()
-            self._cache.update(zip(todo, self.embedder.embed_documents(todo)))
-        return np.stack([self._remembered[t] if t in self._remembered else self._cache[t] for t in texts])
+        with self._lock:   # answers may be checked in several threads (a model server)
+            todo = [t for t in dict.fromkeys(texts) if t not in self._remembered and t not in self._cache]
+            if todo:
+                if len(self._cache) > 8192:
+                    self._cache.clear()
+                self._cache.update(zip(todo, self.embedder.embed_documents(todo)))
+            return np.stack([self._remembered[t] if t in self._remembered else self._cache[t] for t in texts])
 
     def _prepared(self, units: list[Evidence]):
         """The evidence's vocabularies and sentence vectors, kept for the last few unit lists (one
         answer checks each draft sentence against the same list; premises read a whole scope's)."""
         key = id(units)
-        if key in self._prepared_for and self._prepared_for[key][0] is units and len(units) == self._prepared_for[key][1]:
-            return self._prepared_for[key][2]
+        with self._lock:
+            kept = self._prepared_for.get(key)
+        if kept and kept[0] is units and len(units) == kept[1]:
+            return kept[2]
         vocab = _Vocabulary([u for u in units if u.kind != "question"])
         echo = _Vocabulary(units)   # a question asked back may use the reader's words
         similar = [i for i, u in enumerate(units) if u.kind in SIMILAR_KINDS]
         pieces = [(i, p) for i in similar for p in sentences_of(units[i].text)]   # units are mostly single sentences
         matrix = self._vectors([p for _, p in pieces]) if pieces else np.zeros((0, 0))
-        if len(self._prepared_for) >= 16:
-            self._prepared_for.pop(next(iter(self._prepared_for)))
-        self._prepared_for[key] = (units, len(units), (vocab, echo, pieces, matrix))   # holds units: the id stays theirs
+        with self._lock:
+            if len(self._prepared_for) >= 16:
+                self._prepared_for.pop(next(iter(self._prepared_for)))
+            self._prepared_for[key] = (units, len(units), (vocab, echo, pieces, matrix))   # holds units: the id stays theirs
         return vocab, echo, pieces, matrix
 
     def features(self, sentences: list[str], units: list[Evidence], lang: str) -> list[dict]:

@@ -57,6 +57,8 @@ def cmd_run(args) -> int:
     corpus = load_corpus(settings.seeds_dir)
     items = load_items(paths, {e.id for e in corpus.events})
     replay = None
+    if args.workers < 0:
+        raise UsageError("--workers must be 0 (the default for the backend) or more")
     if args.replay:
         rows = {i: r for i, r in load_replay(args.replay_file).items() if not args.half or r["half"] == args.half}
         items = [i for i in items if i.id in rows]
@@ -66,7 +68,7 @@ def cmd_run(args) -> int:
     if not items:
         raise UsageError("no items match the given --dataset/--character/--kind/--language/--replay/--half")
     summary = run_evals(settings, items, args.judge, tuple(args.baseline or ()), args.out, k=args.k,
-                        progress=not args.quiet, datasets=paths, replay=replay)
+                        progress=not args.quiet, datasets=paths, replay=replay, workers=args.workers)
     print(_overview(summary))
     if replay:
         print(_replay_overview(summary["replay"]))
@@ -177,6 +179,8 @@ def add_evals_parser(sub, parser_class, flag_groups) -> None:
     r.add_argument("--fail-over", action="append", metavar="METRIC=VALUE",
                    help="exit 1 if a lower-is-better METRIC (violation_rate, timeline_leak_rate) is above VALUE")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--workers", type=int, default=0, help="answers asked for at once (default: 4 with a model "
+                   "server, 1 with the in-process model)")
     r.add_argument("--replay", choices=VARIANTS, help="the backend is the replay server (evals replay-server): ask "
                    "for this variant of its strong-model answers and report what of them was shown")
     r.add_argument("--replay-file", default=str(REPLAY_FILE), help="replay answers (default evals/replay/strong.jsonl)")

@@ -12,6 +12,9 @@ Design choices:
   ``summary.json`` and ``report.html`` are written at the end.
 - An item whose answer fails (the model crashed, a server refused) is an error row and a count in
   ``summary.json`` (``meta.errors``); the run goes on with the next item.
+- With a model server, ``workers`` answers are asked for at once (``SERVER_WORKERS`` by default); an
+  in-process model answers one at a time (it already uses every core). Scoring stays in order, in
+  one thread, so rows and figures do not depend on the number of workers.
 
     >>> summary = run_evals(settings, items[:3], "offline", baselines=(), out_dir=Path("/tmp/ev"))
     >>> sorted(summary["variants"])
@@ -23,6 +26,7 @@ import json
 import re
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,6 +43,7 @@ from evals.report import write_report
 from retrieval.search import Hit
 
 BASELINES = ("no-retrieval", "oracle")
+SERVER_WORKERS = 4   # answers asked of a model server at once
 RAW_VARIANTS = {"no-retrieval": ("no_retrieval",), "oracle": ("oracle", "oracle_guarded")}
 
 
@@ -122,9 +127,10 @@ class _Scorer:
 
 def run_evals(settings, items: list[Item], judge_name: str = "offline", baselines=(), out_dir: Path | None = None,
               k: int = 5, progress: bool = True, interviewer: Interviewer | None = None, datasets=(),
-              replay: tuple[str, dict] | None = None) -> dict:
+              replay: tuple[str, dict] | None = None, workers: int = 0) -> dict:
     """``replay``: (variant, rows of ``evals/replay/strong.jsonl`` by item) when the backend is the
-    replay server; each pipeline row then records what of the served answer was shown."""
+    replay server; each pipeline row then records what of the served answer was shown. ``workers``:
+    answers asked for at once (0: ``SERVER_WORKERS`` for a model server, 1 in process)."""
     from tqdm import tqdm
 
     iv = interviewer or Interviewer(settings, k=k)
@@ -139,33 +145,36 @@ def run_evals(settings, items: list[Item], judge_name: str = "offline", baseline
     configs = [None, *baselines]
     started, t0, calls = datetime.now(timezone.utc), time.time(), 0
     rows, errors = [], []
-    with tqdm(total=len(items) * len(configs), desc="evals", unit="answer", disable=not progress) as bar, \
-            results.open("a", encoding="utf-8") as fh:
-        for item in items:
-            for config in configs:
-                t = time.time()
-                try:
-                    a, scored = _ask(iv, item, config)
-                except FaceError as exc:  # a crashed model or a refused request: counted, and the run goes on
-                    errors.append({"id": item.id, "config": config or "pipeline", "error": str(exc)})
-                    fh.write(json.dumps({"id": item.id, "variant": config or "pipeline", "error": str(exc)},
-                                        ensure_ascii=False) + "\n")
-                    bar.update(1)
-                    continue
-                calls += bool(a.draft)
-                seconds = round(time.time() - t, 2)
-                for variant, text, mode, cites in scored:
-                    row = scorer.score(item, variant, text, mode, a.context, cites)
-                    row["seconds"] = seconds
-                    if variant == "pipeline":
-                        row["dropped"] = a.dropped
-                    if replay and variant == "pipeline" and item.id in replay[1] and a.draft:  # the model was asked
-                        row["replay"] = M.replay_shown([x["text"] for x in a.sentences], a.mode,
-                                                       replay[1][item.id], replay[0])
-                    rows.append(row)
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                fh.flush()
+    workers = workers or (1 if iv.backend.in_process else SERVER_WORKERS)
+    if workers > 1:
+        iv.warm(i.character for i in items)
+    jobs = [(item, config) for item in items for config in configs]
+    with tqdm(total=len(jobs), desc="evals", unit="answer", disable=not progress) as bar, \
+            results.open("a", encoding="utf-8") as fh, ThreadPoolExecutor(workers) as pool:
+        def ask(job):
+            return _timed_ask(iv, *job)
+
+        answers = pool.map(ask, jobs) if workers > 1 else map(ask, jobs)   # in order, ahead of the scoring
+        for (item, config), (a, scored, seconds) in zip(jobs, answers):
+            if isinstance(a, FaceError):  # a crashed model or a refused request: counted, and the run goes on
+                errors.append({"id": item.id, "config": config or "pipeline", "error": str(a)})
+                fh.write(json.dumps({"id": item.id, "variant": config or "pipeline", "error": str(a)},
+                                    ensure_ascii=False) + "\n")
                 bar.update(1)
+                continue
+            calls += bool(a.draft)
+            for variant, text, mode, cites in scored:
+                row = scorer.score(item, variant, text, mode, a.context, cites)
+                row["seconds"] = seconds
+                if variant == "pipeline":
+                    row["dropped"] = a.dropped
+                if replay and variant == "pipeline" and item.id in replay[1] and a.draft:  # the model was asked
+                    row["replay"] = M.replay_shown([x["text"] for x in a.sentences], a.mode,
+                                                   replay[1][item.id], replay[0])
+                rows.append(row)
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            bar.update(1)
     wall = time.time() - t0
     summary = summarize(rows)
     if replay:
@@ -174,6 +183,7 @@ def run_evals(settings, items: list[Item], judge_name: str = "offline", baseline
         "backend": iv.backend.describe(), "judge": judge.name, "datasets": [str(d) for d in datasets],
         "items": len(items), "baselines": list(baselines), "k": k, "started": started.isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 1), "seconds_per_item": round(wall / max(1, len(items) * len(configs)), 2),
+        "workers": workers,
         "model_calls": calls, "errors": len(errors), "error_items": errors,
         "judge_agreement": judge_agreement(judge, iv.searcher.corpus) if judge.name == "offline" else None,
     }
@@ -181,6 +191,16 @@ def run_evals(settings, items: list[Item], judge_name: str = "offline", baseline
     write_report(out_dir / "report.html", summary, rows)
     summary["meta"]["out_dir"] = str(out_dir)
     return summary
+
+
+def _timed_ask(iv: Interviewer, item: Item, config: str | None):
+    """``_ask`` with its seconds; a failed answer comes back as the error in the answer's place."""
+    t = time.time()
+    try:
+        a, scored = _ask(iv, item, config)
+    except FaceError as exc:
+        return exc, [], 0.0
+    return a, scored, round(time.time() - t, 2)
 
 
 def _ask(iv: Interviewer, item: Item, config: str | None):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -50,11 +51,17 @@ def detect_language(text: str) -> str:
     return "de" if de > en else "en"
 
 
-@lru_cache(maxsize=3)
+_PER_THREAD = threading.local()
+
+
 def _stemmer(lang: str):
+    """One Snowball stemmer per language and thread (a stemmer object keeps state while it works)."""
     import snowballstemmer
 
-    return snowballstemmer.stemmer(_STEMMER_NAMES[lang])
+    mine = _PER_THREAD.__dict__.setdefault("stemmers", {})
+    if lang not in mine:
+        mine[lang] = snowballstemmer.stemmer(_STEMMER_NAMES[lang])
+    return mine[lang]
 
 
 def tokenize(text: str, lang: str) -> list[str]:

@@ -59,3 +59,23 @@ def test_evals_run_reports_what_of_the_strong_answers_was_shown(server, shared_s
     replayed = [r for r in rows if r["variant"] == "pipeline" and "replay" in r]
     assert replayed and all(r["replay"]["faithful_kept"] <= r["replay"]["faithful"] for r in replayed)
     assert all(r["mode"] == "generated" for r in replayed if r["replay"]["invented_shown"])
+
+
+def test_answers_asked_in_parallel_of_a_server_score_as_in_order(server, shared_settings, searcher, tmp_path):
+    """``evals run`` asks a model server several answers at once; the rows are the same, in order."""
+    from dataclasses import replace
+
+    from chat.chain import Interviewer
+    from evals.dataset import DATASETS_DIR, load_items
+    from evals.runner import run_evals
+
+    settings = replace(shared_settings, backend="openai", base_url=server, model="replay-faithful")
+    items = [i for i in load_items(sorted(DATASETS_DIR.glob("*.jsonl"))) if i.id in ROWS][:8]
+    runs = {}
+    for workers in (1, 4):
+        iv = Interviewer(settings, searcher=searcher)
+        s = run_evals(settings, items, out_dir=tmp_path / f"w{workers}", progress=False, interviewer=iv, workers=workers)
+        assert s["meta"]["workers"] == workers and s["meta"]["errors"] == 0
+        runs[workers] = [(r["id"], r["variant"], r["answer"], r["mode"])
+                         for r in map(json.loads, (tmp_path / f"w{workers}" / "results.jsonl").read_text().splitlines())]
+    assert runs[1] == runs[4] and len(runs[1]) == 2 * len(items)
