@@ -8,12 +8,10 @@ Design choices:
   (``chat.draft``): what passes is shown at once and never withdrawn; generation stops as soon as
   the answer is decided. A draft that does not answer the question, or not in character, is
   abandoned for the character's memories or an "I don't know" that fits the question.
-- The plan is made before any model call (``chat.compose``): a memory *answers* the question when
-  one of its reader questions matches it (``ANSWER_MIN``, calibrated on half of the eval set); a
-  false premise is corrected from the memory it contradicts; "and then?" takes the next memory in
-  story order; a memory already said is not repeated. With an in-process model, whose drafts rarely
-  survive the guard, an answering memory is the answer and no draft is waited for; a model is never
-  asked to draft in a language it does not write (``Backend.writes``: SmolLM2 writes English only).
+- The plan is made before any model call (``chat.plan``): memories that answer the question, a
+  false premise corrected, "and then?", or a draft; with an in-process model an answering memory is
+  the answer and no draft is waited for, and no model is asked to draft in a language it does not
+  write (``Backend.writes``: SmolLM2 writes English only). ``chat.compose`` words what is not drafted.
 - Probes that try to break character are answered by the card's deflections before any model call;
   ``/ooc`` asks the narrator. Everything a character sees goes through ``Card.knowledge``.
 - With an in-process model, answers are computed one at a time per process (llama.cpp's threads
@@ -39,19 +37,13 @@ from chat.evidence import more_hits, sentence_texts, units_for
 from chat.guard import Guard
 from chat.inputs import clean_message, probe, prompts
 from chat.memory import MemoryIndex
+from chat.plan import Planner, topical
 from chat.verify import get_verifier
 from core.timing import timed, timer
 from retrieval.corpus import LANGUAGES
 from retrieval.lexical import detect_language
-from retrieval.search import Hit, Searcher, SearchFilter
+from retrieval.search import Searcher, SearchFilter
 
-ANSWER_MIN = 0.94        # question-to-question similarity at which a memory answers (evals/calibrate_memories.py:
-                         # fitted on one half of the eval items, checked on the other)
-ANSWER_NEAR = 0.90       # a memory this close answers when the draft fails and it cites the question's first
-                         # passage; and corrects a false premise, unless it answers (ANSWER_MIN: then the premise
-                         # is the reader's wording; on the calibration half corrections right/wrong 2/16 -> 2/9)
-HIT_BONUS = 0.03         # boost for an evidence memory citing a retrieved passage (x 1/rank)
-SCOPES_KEPT = 16         # (character, story point) scopes whose evidence units are kept for reading premises
 HISTORY_TURNS = 4        # at most this many past turns, fewer if the context window is short
 PROMPT_PASSAGES = 3      # the best passages go into the prompt; the guard checks against all k retrieved
 ON_POINT_PASSAGES = 3    # a sentence resting on one of the question's first passages answers it
@@ -77,9 +69,8 @@ class Interviewer:
         self._one_at_a_time = threading.Lock() if self.backend.in_process else contextlib.nullcontext()
         self.guard = Guard(get_verifier(settings.verifier, self.searcher.store.embedder,
                                         judge_backend(settings) if settings.judge_base_url else self.backend))
-        self.premises = get_verifier("offline", self.searcher.store.embedder)   # reads questions, no model call
-        self._warmed, self._warm_cards, self._scopes = False, set(), {}
-        self._scopes_lock = threading.Lock()
+        self.planner = Planner(self.searcher, self.searcher.store.embedder)
+        self._warmed, self._warm_cards = False, set()
         self.last_prompt: list[dict] = []
         self.prepare = (RunnablePassthrough.assign(query=RunnableLambda(timed("condense", self._condense)))
                         | RunnablePassthrough.assign(evidence=RunnableLambda(self._retrieve))
@@ -148,13 +139,13 @@ class Interviewer:
         if not self._warmed:
             texts = sentence_texts(self.searcher.corpus)
             vectors = self.memories.cached("sentences", texts, self.searcher.store.embedder.embed_documents)
-            for v in (self.guard.verifier, self.premises):
+            for v in (self.guard.verifier, self.planner.premises):
                 v.remember(texts, vectors)
             self._warmed = True
         if card.id not in self._warm_cards:
             texts = [m.text[lang] for m in card.memories for lang in LANGUAGES]
             vectors = self.memories.vectors(card).reshape(len(texts), -1) if texts else []
-            for v in (self.guard.verifier, self.premises):
+            for v in (self.guard.verifier, self.planner.premises):
                 v.remember(texts, vectors)
             self._warm_cards.add(card.id)
 
@@ -178,58 +169,10 @@ class Interviewer:
         asked = s["query"] if C.followup(s["question"]) else s["question"]   # "what did she say?" needs the last question
         matches = self.memories.top(card, asked, k=40, allowed=card.memories_in(flt))
         s["timings"]["memories"] = time.perf_counter() - t0
-        topical = sorted(((x.memory, x.about + HIT_BONUS * _hit_rank_weight(x.memory, hits)) for x in matches),
-                         key=lambda x: -x[1])
-        return {"hits": hits, "memories": topical[:3], "matches": matches}
+        return {"hits": hits, "memories": topical(matches, hits)[:3], "matches": matches}
 
     def _plan(self, s) -> dict:
-        """What the answer will be, decided before any model call where it can be."""
-        card, lang, q, history = s["card"], s["lang"], s["question"], s["history"]
-        matches = s["evidence"]["matches"]
-        if s["ooc"] or not s["use_retrieval"] or s.get("passages") is not None:
-            return {"mode": "generate", "memories": []}
-        said = C.said_before(history)
-        fresh = [m for m in matches if C.asked_before(q, history) or not C.is_said(m.memory, lang, said)]
-        answering = [m.memory for m in fresh if m.answers >= ANSWER_MIN][:2]
-        if C.followup(q) == "next":
-            last = C.last_said([m.memory for m in matches], lang, history) or next(
-                (m.memory for m in matches if m.answers >= ANSWER_NEAR), None)   # what the last question was about
-            nxt = C.next_memory([m.memory for m in matches], last, lang, said) if last else None
-            if nxt or last:
-                return {"mode": "compose" if nxt else "abstain", "memories": [nxt] if nxt else [],
-                        "reason": "follow-up: the next thing in story order"}
-        premise = self._premise(s)
-        topic = max(fresh, key=lambda m: m.answers + m.about, default=None)
-        if premise and topic and ANSWER_NEAR <= topic.answers < ANSWER_MIN:
-            return {"mode": "correct", "memories": [topic.memory], "reason": f"false premise: {premise}"}
-        if answering and self.backend.in_process:
-            return {"mode": "compose", "memories": answering}
-
-        # if the draft fails too: one of the closest memories nearly answering, that cites one of the
-        # passages the question finds first - two signals agreeing; never for a typed question
-        near = [] if answering or C.question_type(q) else [
-            m.memory for m in fresh[:NEAR_CANDIDATES] if m.answers >= ANSWER_NEAR and _hit_rank_weight(m.memory, s["evidence"]["hits"][:NEAR_HITS])][:1]
-        if not self.backend.writes(lang):   # a draft in a language the model cannot write would be word salad
-            return {"mode": "compose" if answering or near else "abstain", "memories": answering or near}
-        return {"mode": "generate", "memories": answering or near}
-
-    def _premise(self, s) -> str:
-        """What the question takes for granted that nothing the character knows gives ("" if
-        nothing): the question, read as a statement, through the offline support check against
-        every passage and memory in the character's scope at this story point."""
-        key = (s["card"].id, s["flt"])
-        units = self._scopes.get(key)
-        if units is None:
-            hits = [Hit(c, 0.0) for c in self.searcher.chunks.values() if s["flt"].accepts(c["meta"])]
-            mems = [(m, 0.0) for m in s["card"].memories_in(s["flt"])]
-            units = units_for(self.searcher.corpus, s["card"], hits, mems)
-            with self._scopes_lock:   # answers may be planned in several threads (a model server)
-                if len(self._scopes) >= SCOPES_KEPT:
-                    self._scopes.pop(next(iter(self._scopes)), None)
-                self._scopes[key] = units
-        f = self.premises.features([s["question"].rstrip(" ?!") + "."], units, s["lang"])[0]
-        loose = [w for w, z, g, c in f["words"] if not g and not c and z < self.premises.t["info_zipf"]]
-        return ", ".join([*map(str, f["numbers"]), *f["names"], *loose])
+        return self.planner.plan(s, self.backend)
 
     def _prompt(self, s) -> list:
         if s["plan"]["mode"] != "generate":
@@ -348,8 +291,3 @@ class Interviewer:
             parts[:] = [cut.partial]
             raise
 
-
-def _hit_rank_weight(memory, hits) -> float:
-    """1/rank of the best retrieved chunk containing a sentence the memory cites, else 0."""
-    return max([1.0 / r for r, h in enumerate(hits, 1) for seed, start in memory.cites
-                if h.chunk["source_file"] == seed and h.chunk["start"] <= start < h.chunk["end"]] or [0.0])

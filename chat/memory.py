@@ -5,7 +5,7 @@ Design choices:
   the search keys do for passages). A question is matched question to question (both embedded as
   e5 queries): ``answers`` is the best similarity to any of them. ``about`` is the old topical
   similarity of the question to the memory text (best language), kept for ranking evidence.
-- A memory answers when ``answers >= ANSWER_MIN`` (calibrated in ``chat/chain.py``); otherwise it
+- A memory answers when ``answers >= ANSWER_MIN`` (calibrated in ``chat/plan.py``); otherwise it
   is evidence at most, never the answer.
 - Vectors are cached on disk in the data directory, keyed by a hash of the texts and the embedder,
   so only the first run pays.

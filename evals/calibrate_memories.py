@@ -1,4 +1,4 @@
-"""Calibrate when a memory *answers* a question (``chat.chain.ANSWER_MIN``) on one half of the eval
+"""Calibrate when a memory *answers* a question (``chat.plan.ANSWER_MIN``) on one half of the eval
 set, report the other.
 
     python evals/calibrate_memories.py
@@ -9,7 +9,7 @@ similarity (``chat.memory.MemoryIndex``). A threshold is right for an item when:
 - fact / inference: the best memory passes it and conveys one of the item's gold facts (the eval's
   offline judge), or no memory passes and none would have conveyed one;
 - unanswerable / timeline: no memory passes it (a neighbouring memory is not an answer);
-- false premise: left out here (they are corrected, see ``chat.chain.Interviewer._premise``).
+- false premise: left out here (they are corrected, see ``chat.plan.Planner.premise``).
 The threshold with the most right items on the calibration half is printed with both halves'
 figures, per kind. Nothing here is used at run time.
 """
