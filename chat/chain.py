@@ -257,6 +257,8 @@ class Interviewer:
                 checked.extend(extra)
                 draft.units = units_for(self.searcher.corpus, card, checked, mems, s["question"])
                 v = self.guard.check([sentence], draft.units, lang, forbidden)[0]
+            if v.supported and C.repeats(v.text, s["history"]):
+                v.supported, v.reasons = False, ["the character already said this in this conversation"]
             return v
 
         def on_point(v) -> bool:

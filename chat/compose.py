@@ -96,6 +96,23 @@ def is_said_text(text: str, said: str) -> bool:
     return bool(said) and bool(_norm(text)) and _norm(text) in said
 
 
+def repeats(text: str, history: list[dict], overlap: float = 0.6) -> bool:
+    """Whether a sentence nearly repeats one the character already said in this conversation (most
+    of their words shared: "They made me a mask, but..." after "They made me a scarred face, but...")."""
+    from retrieval.segment import split_sentences
+
+    words = set(_norm(text).split())
+    if not words:
+        return False
+    for m in history:
+        if m["role"] == "assistant":
+            for sp in split_sentences(m["content"]):
+                other = set(_norm(sp.text).split())
+                if other and len(words & other) / len(words | other) >= overlap:
+                    return True
+    return False
+
+
 def last_said(memories, lang: str, history: list[dict]):
     """The memory the character's last answer used, if any."""
     last = next((_norm(m["content"]) for m in reversed(history) if m["role"] == "assistant"), "")

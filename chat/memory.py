@@ -7,6 +7,10 @@ Design choices:
   similarity of the question to the memory text (best language), kept for ranking evidence.
 - A memory answers when ``answers >= ANSWER_MIN`` (calibrated in ``chat/plan.py``); otherwise it
   is evidence at most, never the answer.
+- Questions about the character themself ("Tell me about yourself", "Чем вы занимаетесь?") are
+  answered by the card's identity memory - the one whose reader questions include "Who are you?"
+  (or "Кто вы?", "Wer sind Sie?") - which also carries every phrasing in
+  ``chat/self_questions.yaml`` (written by a helper who saw neither this code nor the evals).
 - Vectors are cached on disk in the data directory, keyed by a hash of the texts and the embedder,
   so only the first run pays.
 
@@ -20,11 +24,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from retrieval.corpus import LANGUAGES
+
+
+@lru_cache(maxsize=1)
+def self_questions() -> dict[str, list[str]]:
+    """Phrasings of "who are you / what do you do" per language (the first of each marks the
+    identity memory in a card)."""
+    path = Path(__file__).with_name("self_questions.yaml")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return {lang: [str(q) for q in data.get(lang, [])] for lang in LANGUAGES}
 
 
 @dataclass(frozen=True)
@@ -65,11 +80,13 @@ class MemoryIndex:
     def _questions(self, card) -> tuple[np.ndarray, np.ndarray]:
         """All reader questions of all memories as query vectors, and which memory each belongs to."""
         owner, texts = [], []
+        selves = self_questions()
         for i, m in enumerate(card.memories):
-            for lang in LANGUAGES:
-                for q in m.questions.get(lang, ()):
-                    owner.append(i)
-                    texts.append(q)
+            asked = [q for lang in LANGUAGES for q in m.questions.get(lang, ())]
+            if any(q in asked for q in (qs[0] for qs in selves.values() if qs)):
+                asked += [q for qs in selves.values() for q in qs if q not in asked]   # the identity memory
+            owner += [i] * len(asked)
+            texts += asked
         vecs = self.cached(f"questions-{card.id}", texts, self.embedder.embed_queries)
         return vecs, np.array(owner, dtype=int)
 

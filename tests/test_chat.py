@@ -199,3 +199,30 @@ def test_a_bundled_model_drafts_only_in_the_languages_it_writes(shared_settings,
         assert Counting.calls == 0 and a.mode in ("composed", "abstained"), (q, a.mode)
     iv.answer("wife", "What did you feel when the stranger spoke to you?")
     assert Counting.calls == 1
+
+
+@pytest.mark.parametrize("character,question", [
+    ("hero", "Tell me about yourself."), ("wife", "Чем вы занимаетесь?"), ("doctor", "Was machen Sie beruflich?"),
+    ("k", "What is your line of work?"), ("girl", "Расскажи о себе."), ("daughter", "Who are you?"),
+    ("daughter", "Wer bist du?")])
+def test_questions_about_the_character_are_answered_from_the_card(iv, character, question):
+    """Who are you / what do you do: the memory that says who the character is, in character."""
+    from characters import get_card
+    from chat.memory import self_questions
+
+    card = get_card(character)
+    firsts = [qs[0] for qs in self_questions().values()]
+    identity = next(m for m in card.memories if any(q in firsts for qs in m.questions.values() for q in qs))
+    ans = iv.answer(character, question)
+    lang = ans.language
+    assert ans.mode == "composed" and identity.text[lang] in ans.answer, ans.answer
+
+
+def test_a_sentence_nearly_said_before_is_a_repeat():
+    from chat.compose import repeats
+
+    said = [{"role": "user", "content": "Why the mask?"},
+            {"role": "assistant", "content": "They made me a mask, but I'm not one of those people. I work here."}]
+    assert repeats("They made me a scarred face, but I'm not one of those people.", said)
+    assert not repeats("I work in an asylum for the mentally ill.", said)
+    assert not repeats("They made me a mask.", [{"role": "user", "content": "They made me a mask."}])   # the reader's words

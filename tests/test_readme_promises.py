@@ -136,6 +136,8 @@ def test_models_lists_backends_and_the_bundled_model(shared_settings):
     out = _cli("models", settings=shared_settings)
     assert out.returncode == 0, out.stderr
     assert "llamacpp" in out.stdout and "openai" in out.stdout and "smollm2" in out.stdout and ".gguf" in out.stdout
+    smollm2 = next(line for line in out.stdout.splitlines() if line.strip().startswith("smollm2"))
+    assert smollm2.rstrip().endswith("drafts in en")   # the languages it writes (README: with the bundled model)
 
 
 def test_ingest_skips_unchanged_sources_and_force_embeds_them_again(tmp_path, small_seeds):  # noqa: F811
