@@ -10,7 +10,9 @@ Design choices:
 - Questions about the character themself ("Tell me about yourself", "Чем вы занимаетесь?") are
   answered by the card's identity memory - the one whose reader questions include "Who are you?"
   (or "Кто вы?", "Wer sind Sie?") - which also carries every phrasing in
-  ``chat/self_questions.yaml`` (written by a helper who saw neither this code nor the evals).
+  ``chat/self_questions.yaml`` (written by a helper who saw neither this code nor the evals). Those
+  phrasings only say that it answers (``self_answers``); they do not make it nearer to other
+  questions ("In welcher Stadt wohnt ihr?" is not a question about who one is).
 - Vectors are cached on disk in the data directory, keyed by a hash of the texts and the embedder,
   so only the first run pays.
 
@@ -47,6 +49,7 @@ class Match:
     memory: object
     answers: float   # best question-to-question similarity (does it answer this?)
     about: float     # question-to-text similarity (is it on this topic?)
+    self_answers: float = 0.0   # best similarity to the self-question phrasings (the identity memory only)
 
 
 class MemoryIndex:
@@ -77,18 +80,21 @@ class MemoryIndex:
         vecs = self.cached(f"memories-{card.id}", texts, self.embedder.embed_documents)
         return vecs.reshape(len(card.memories), len(LANGUAGES), -1)
 
-    def _questions(self, card) -> tuple[np.ndarray, np.ndarray]:
-        """All reader questions of all memories as query vectors, and which memory each belongs to."""
-        owner, texts = [], []
+    def _questions(self, card) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All reader questions of all memories as query vectors, which memory each belongs to, and
+        whether it is one of the self-question phrasings (those only say "this answers", they do not
+        make the identity memory nearer to other questions)."""
+        owner, texts, selfish = [], [], []
         selves = self_questions()
         for i, m in enumerate(card.memories):
             asked = [q for lang in LANGUAGES for q in m.questions.get(lang, ())]
-            if any(q in asked for q in (qs[0] for qs in selves.values() if qs)):
-                asked += [q for qs in selves.values() for q in qs if q not in asked]   # the identity memory
-            owner += [i] * len(asked)
-            texts += asked
+            extra = [q for qs in selves.values() for q in qs if q not in asked] \
+                if any(q in asked for q in (qs[0] for qs in selves.values() if qs)) else []   # the identity memory
+            owner += [i] * (len(asked) + len(extra))
+            texts += asked + extra
+            selfish += [False] * len(asked) + [True] * len(extra)
         vecs = self.cached(f"questions-{card.id}", texts, self.embedder.embed_queries)
-        return vecs, np.array(owner, dtype=int)
+        return vecs, np.array(owner, dtype=int), np.array(selfish, dtype=bool)
 
     def top(self, card, query: str, k: int = 3, allowed=None) -> list[Match]:
         """Best ``k`` memories (those in ``allowed`` if given), best answer first."""
@@ -96,11 +102,13 @@ class MemoryIndex:
             return []
         q = self.embedder.embed_query(query)
         about = (self.vectors(card) @ q).max(axis=1)
-        answers = np.zeros(len(card.memories))
-        qv, owner = self._questions(card)
+        answers, selfish = np.zeros(len(card.memories)), np.zeros(len(card.memories))
+        qv, owner, is_self = self._questions(card)
         if len(owner):
-            np.maximum.at(answers, owner, qv @ q)
+            sims = qv @ q
+            np.maximum.at(answers, owner[~is_self], sims[~is_self])
+            np.maximum.at(selfish, owner[is_self], sims[is_self])
         ok = set(map(id, allowed)) if allowed is not None else None
-        order = np.lexsort((-about, -answers))
-        return [Match(card.memories[i], float(answers[i]), float(about[i])) for i in order
+        order = np.lexsort((-about, -np.maximum(answers, selfish)))
+        return [Match(card.memories[i], float(answers[i]), float(about[i]), float(selfish[i])) for i in order
                 if ok is None or id(card.memories[i]) in ok][:k]

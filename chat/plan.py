@@ -57,7 +57,7 @@ class Planner:
         said = C.said_before(history)
         fresh = [m for m in matches if C.asked_before(q, history) or not C.is_said(m.memory, lang, said)]
         kind = C.question_type(q)
-        answering = [m.memory for m in fresh if m.answers >= ANSWER_MIN
+        answering = [m.memory for m in fresh if max(m.answers, m.self_answers) >= ANSWER_MIN
                      and C.gives(kind, m.memory.text[lang], lang)][:2]   # a name question wants a name
         if C.followup(q) == "next":
             last = C.last_said([m.memory for m in matches], lang, history) or next(
