@@ -9,8 +9,8 @@ Design choices:
   is not said again unless the same question is asked again.
 - A false premise - a question word, number or name nothing in the character's scope grounds, read
   by the offline support check - is corrected from the memory about its topic, when that memory is
-  near (``PREMISE_NEAR``) but does not answer: a memory that answers means the premise is only the
-  reader's wording.
+  near (``ANSWER_NEAR``) but does not answer, and no other memory answers: a memory that answers
+  means the premise is only the reader's wording.
 - When the draft will fail too, a near memory that cites one of the question's first passages is
   the fallback (two signals agreeing; never for a typed question); a model is never asked to draft
   in a language it does not write (``Backend.writes``).
@@ -32,9 +32,9 @@ from retrieval.search import Hit
 ANSWER_MIN = 0.94        # question-to-question similarity at which a memory answers (evals/calibrate_memories.py:
                          # fitted on one half of the eval items, checked on the other; per-language thresholds fitted
                          # the same way, en 0.91 / ru 0.92 / de 0.94, answered unanswerable questions with neighbours)
-ANSWER_NEAR = 0.90       # a memory this close answers when the draft fails and it cites the question's first passage
-PREMISE_NEAR = 0.90      # a memory this close corrects a false premise, unless it answers (ANSWER_MIN: then the premise
-                         # is the reader's wording); on the calibration half corrections right/wrong 2/16 -> 2/9
+ANSWER_NEAR = 0.90       # a memory this close answers when the draft fails and it cites the question's first passage;
+                         # and corrects a false premise, unless a memory answers (then the premise is the reader's
+                         # wording; on the calibration half corrections right/wrong 2/16 -> 2/9)
 HIT_BONUS = 0.03         # boost for an evidence memory citing a retrieved passage (x 1/rank)
 NEAR_CANDIDATES = 2      # the near fallback looks at this many closest memories for one citing
 NEAR_HITS = 3            # one of the passages the question finds first
@@ -66,9 +66,9 @@ class Planner:
             if nxt or last:
                 return {"mode": "compose" if nxt else "abstain", "memories": [nxt] if nxt else [],
                         "reason": "follow-up: the next thing in story order"}
-        premise = self.premise(s)
+        premise = "" if answering else self.premise(s)
         topic = max(fresh, key=lambda m: m.answers + m.about, default=None)
-        if premise and topic and PREMISE_NEAR <= topic.answers < ANSWER_MIN:
+        if premise and topic and ANSWER_NEAR <= topic.answers < ANSWER_MIN:
             return {"mode": "correct", "memories": [topic.memory], "reason": f"false premise: {premise}"}
         if answering and backend.in_process:
             return {"mode": "compose", "memories": answering}
