@@ -27,6 +27,8 @@ from chat.answer import Answer
 from chat.inputs import folded_regex, prompts
 from chat.claims import declines  # noqa: F401  (a decline answers a question the texts cannot)
 from chat.claims import names, number_values
+from chat.guard import near_repeat, words_of
+from retrieval.segment import split_sentences
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -99,18 +101,9 @@ def is_said_text(text: str, said: str) -> bool:
 def repeats(text: str, history: list[dict], overlap: float = 0.6) -> bool:
     """Whether a sentence nearly repeats one the character already said in this conversation (most
     of their words shared: "They made me a mask, but..." after "They made me a scarred face, but...")."""
-    from retrieval.segment import split_sentences
-
-    words = set(_norm(text).split())
-    if not words:
-        return False
-    for m in history:
-        if m["role"] == "assistant":
-            for sp in split_sentences(m["content"]):
-                other = set(_norm(sp.text).split())
-                if other and len(words & other) / len(words | other) >= overlap:
-                    return True
-    return False
+    words = words_of(text)
+    said = (words_of(sp.text) for m in history if m["role"] == "assistant" for sp in split_sentences(m["content"]))
+    return bool(words) and near_repeat(words, said, overlap)
 
 
 def last_said(memories, lang: str, history: list[dict]):

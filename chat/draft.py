@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Iterator
 
-from chat.guard import MAX_SENTENCES, _norm
+from chat.guard import MAX_SENTENCES, near_repeat, words_of
 from retrieval.segment import split_sentences
 
 _END = re.compile(r"[.!?…][\"'»“”)]*$")
@@ -34,8 +34,8 @@ def sentences(deltas: Iterable[str]) -> Iterator[str]:
     buf, seen = "", []
 
     def fresh(text: str) -> bool:
-        words = set(_norm(text).split())
-        if not words or any(len(words & w) / len(words | w) > 0.8 for w in seen):
+        words = words_of(text)
+        if not words or near_repeat(words, seen):
             return False
         seen.append(words)
         return True

@@ -28,7 +28,7 @@ from chat.verify import Evidence, Verdict, Verifier
 from retrieval.lexical import detect_language
 from retrieval.segment import split_sentences
 
-__all__ = ["AI_TALK", "Evidence", "Guard", "Verdict", "dedupe_sentences", "hard_reasons"]
+__all__ = ["AI_TALK", "Evidence", "Guard", "Verdict", "dedupe_sentences", "hard_reasons", "near_repeat", "words_of"]
 
 MAX_SENTENCES = 5
 AI_TALK = re.compile(r"\b(as an ai|an ai\b|language model|ai assistant|assistant|chatbot|openai|llm)\b|"
@@ -41,6 +41,16 @@ def _norm(s: str) -> str:
     return " ".join(_WORD.findall(s.lower()))
 
 
+def words_of(text: str) -> set[str]:
+    return set(_norm(text).split())
+
+
+def near_repeat(words: set[str], seen, overlap: float = 0.8) -> bool:
+    """Whether a sentence with these words nearly repeats one already seen (word-set overlap, Jaccard,
+    above ``overlap``): what a looping model writes, or what a character already said."""
+    return any(w and len(words & w) / len(words | w) > overlap for w in seen)
+
+
 def dedupe_sentences(text: str, limit: int = MAX_SENTENCES) -> list[str]:
     """Split into sentences, drop repeats and near-repeats (a looping model), keep at most ``limit``.
 
@@ -49,10 +59,8 @@ def dedupe_sentences(text: str, limit: int = MAX_SENTENCES) -> list[str]:
     """
     out, seen = [], []
     for span in split_sentences(text.strip()):
-        words = set(_norm(span.text).split())
-        if not words:
-            continue
-        if any(len(words & w) / len(words | w) > 0.8 for w in seen):
+        words = words_of(span.text)
+        if not words or near_repeat(words, seen):
             continue
         seen.append(words)
         out.append(span.text)
