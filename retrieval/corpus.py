@@ -8,7 +8,8 @@ Design choices:
   paraphrases, first-person statements and reader questions per language, which retrieval
   indexes as extra entry points to the passage but never shows or cites); and
   ``lexicon/<stem>.yaml``, the words a faithful restatement of each sentence may use, which only
-  the support check reads.
+  the support check reads; and ``questions/<stem>.yaml``, reader questions per sentence written with
+  the whole story in view (what the sentence answers or implies), indexed as more search keys.
 - Loading validates everything a later layer relies on (offsets match the file, event ids exist,
   kinds are known) and raises ``CorpusError`` naming the file and the entry, so a bad edit to a
   data file fails at ``ingest`` with a message, not deep inside search.
@@ -137,9 +138,31 @@ def _lexicon(path: Path) -> dict[int, dict]:
             for start, entry in (data.get("segments") or {}).items()}
 
 
+def _questions(path: Path) -> dict[int, dict]:
+    """``seeds/questions/<stem>.yaml``: per sentence start, per language, reader questions the
+    sentence answers; retrieval indexes them with the sentence's search keys."""
+    if not path.is_file():
+        return {}
+    segments = (_read_yaml(path) or {}).get("segments") or {}
+    if not isinstance(segments, dict):
+        raise CorpusError(f"{path}: `segments` must map a sentence start to questions per language")
+    out = {}
+    for start, entry in segments.items():
+        if not isinstance(start, int) or not isinstance(entry, dict) or not all(
+                isinstance(q, str) for qs in entry.values() for q in (qs or [])):
+            raise CorpusError(f"{path}: segment {start!r} needs a list of question strings per language")
+        out[start] = {lang: tuple(qs or ()) for lang, qs in entry.items() if lang in LANGUAGES}
+    return out
+
+
 def _segments_from_renderings(entry: dict, text: str, path: Path, event_ids: set) -> list[Segment]:
     data = _read_yaml(path)
     lexicon = _lexicon(path.parent.parent / "lexicon" / path.name)
+    questions = _questions(path.parent.parent / "questions" / path.name)
+    starts = {s["start"] for s in data.get("segments", [])}
+    if set(questions) - starts:
+        raise CorpusError(f"{path.parent.parent / 'questions' / path.name}: no sentence starts at "
+                          f"{sorted(set(questions) - starts)[:5]}")
     out = []
     for i, s in enumerate(data.get("segments", [])):
         where = f"{path} segment {i}"
@@ -152,6 +175,8 @@ def _segments_from_renderings(entry: dict, text: str, path: Path, event_ids: set
             raise CorpusError(f"{where}: unknown event ids {sorted(unknown)}")
         renderings = {lang: s[lang] for lang in LANGUAGES if lang != entry["language"] and s.get(lang)}
         keys = {lang: tuple(k) for lang, k in (s.get("keys") or {}).items() if lang in LANGUAGES}
+        for lang, qs in questions.get(s["start"], {}).items():
+            keys[lang] = keys.get(lang, ()) + qs
         out.append(Segment(entry["id"], entry["file"], s["start"], s["end"], entry["language"],
                            s["original"], entry["work"], s["kind"], tuple(s.get("events", [])),
                            tuple(s.get("characters", [])), renderings, keys, lexicon.get(s["start"], {})))
@@ -192,6 +217,8 @@ def _load_corpus(seeds_dir: str, _stamp: tuple) -> Corpus:
         rpath = root / entry["renderings"] if entry.get("renderings") else None
         if rpath and rpath.is_file():
             digest.update(rpath.read_bytes())
+            qpath = rpath.parent.parent / "questions" / rpath.name
+            digest.update(qpath.read_bytes() if qpath.is_file() else b"")
             segments = _segments_from_renderings(entry, text, rpath, event_ids)
         else:
             segments = _plain_segments(entry, text)

@@ -1,11 +1,13 @@
 """The seeds, their renderings and the timeline are consistent with each other and the files."""
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from core.config import SEEDS_DIR
+from core.errors import CorpusError
 from retrieval.corpus import KINDS, LANGUAGES, load_corpus
 from retrieval.segment import split_sentences
 
@@ -70,3 +72,24 @@ def test_unknown_event_is_a_usage_error():
 
     with pytest.raises(UsageError, match="unknown event"):
         CORPUS.event("no_such_event")
+
+
+def test_reader_questions_join_the_search_keys_of_their_sentence():
+    """seeds/questions: questions written with the story in view are more ways into the sentence."""
+    seg = next(s for s in CORPUS.sources[1].segments if "Geheimnisse" in s.text and "Sorgen" in s.text)
+    assert any("erkannt" in k for k in seg.keys["de"])            # what the girl's line implies
+    assert all(k.rstrip().endswith("?") for k in seg.keys["en"][-5:])   # questions: the verifier never reads them
+
+
+@pytest.mark.parametrize("body, needle", [
+    ("segments: [1, 2]", "must map a sentence start"),
+    ("segments:\n  0:\n    en: [1, 2]", "list of question strings"),
+    ("segments:\n  7:\n    en: ['Why?']", "no sentence starts at"),
+])
+def test_a_bad_questions_file_names_itself(tmp_path, body, needle):
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    (seeds / "questions" / "001_9c1f4272b3d58b6c.yaml").write_text(body, encoding="utf-8")
+    with pytest.raises(CorpusError, match=needle) as err:
+        load_corpus(seeds)
+    assert "questions/001_9c1f4272b3d58b6c.yaml" in str(err.value)
