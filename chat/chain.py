@@ -68,7 +68,8 @@ class Interviewer:
         self.memories = MemoryIndex(self.searcher.store.embedder, settings.data_dir)
         self._one_at_a_time = threading.Lock() if self.backend.in_process else contextlib.nullcontext()
         self.guard = Guard(get_verifier(settings.verifier, self.searcher.store.embedder,
-                                        judge_backend(settings) if settings.judge_base_url else self.backend))
+                                        judge_backend(settings) if settings.judge_base_url else self.backend,
+                                        in_process=self.backend.in_process))
         self.planner = Planner(self.searcher, self.searcher.store.embedder)
         self._warmed, self._warm_cards = False, set()
         self.last_prompt: list[dict] = []
@@ -131,6 +132,7 @@ class Interviewer:
             card = get_card(c, self.searcher.corpus)
             self._warm(card)
             self.memories.top(card, card.name["en"], k=1)
+            self.planner.scope(card, card.knowledge(self.searcher.corpus, None))   # at the default story point
 
     # -- preparation ------------------------------------------------------------------------
     def _warm(self, card) -> None:
@@ -249,6 +251,10 @@ class Interviewer:
                 return _check(sentence)
 
         def _check(sentence):
+            if preparing is not None:
+                preparing.join()
+                if failed:
+                    raise failed[0]
             if s["use_retrieval"] and not draft.units:
                 draft.units = units_for(self.searcher.corpus, card, checked, mems, s["question"])
             v = self.guard.check([sentence], draft.units, lang, forbidden)[0]
@@ -259,6 +265,8 @@ class Interviewer:
                 v = self.guard.check([sentence], draft.units, lang, forbidden)[0]
             if v.supported and C.repeats(v.text, s["history"]):
                 v.supported, v.reasons = False, ["the character already said this in this conversation"]
+            elif v.supported and self.backend.in_process and not (s["ooc"] or C.first_person(v.text, lang)):
+                v.supported, v.reasons = False, ["not in the character's own voice (a small model copying a passage)"]
             return v
 
         def on_point(v) -> bool:
@@ -271,8 +279,19 @@ class Interviewer:
                 (units[e].kind == "passage" and units[e].ref < near) or
                 (units[e].kind == "memory" and id(mems[units[e].ref][0]) in answering) for e in v.evidence)
 
+        def prepare():
+            try:
+                draft.units = units_for(self.searcher.corpus, card, checked, mems, s["question"])
+                self.guard.verifier.prepare(draft.units)
+            except Exception as exc:   # raised where the answer is made, at the first check
+                failed.append(exc)
+
         draft = Draft(check, on_point, lambda text: s["ooc"] or C.first_person(text, lang),
                       max_fails=MAX_FAILS if self.backend.in_process else SERVER_MAX_FAILS)
+        preparing, failed = None, []   # a server model writes elsewhere: meanwhile the evidence is made ready here
+        if s["use_retrieval"] and not self.backend.in_process:
+            preparing = threading.Thread(target=prepare, name="prepare-evidence", daemon=True)
+            preparing.start()
         return draft
 
     def _deltas(self, s, parts: list, draft: Draft):

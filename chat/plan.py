@@ -79,20 +79,27 @@ class Planner:
             return {"mode": "compose" if answering or near else "abstain", "memories": answering or near}
         return {"mode": "generate", "memories": answering or near}
 
-    def premise(self, s: dict) -> str:
-        """What the question takes for granted that nothing the character knows gives ("" if
-        nothing): the question, read as a statement, through the offline support check against
-        every passage and memory in the character's scope at this story point."""
-        key = (s["card"].id, s["flt"])
+    def scope(self, card, flt) -> list:
+        """Every passage and memory the character knows at this story point, as evidence units,
+        kept (with the verifier's vocabulary and vectors of them) for the next question."""
+        key = (card.id, flt)
         units = self._scopes.get(key)
         if units is None:
-            hits = [Hit(c, 0.0) for c in self.searcher.chunks.values() if s["flt"].accepts(c["meta"])]
-            mems = [(m, 0.0) for m in s["card"].memories_in(s["flt"])]
-            units = units_for(self.searcher.corpus, s["card"], hits, mems)
+            hits = [Hit(c, 0.0) for c in self.searcher.chunks.values() if flt.accepts(c["meta"])]
+            mems = [(m, 0.0) for m in card.memories_in(flt)]
+            units = units_for(self.searcher.corpus, card, hits, mems)
+            self.premises.prepare(units)                  # the vocabulary and vectors, once
             with self._lock:   # answers may be planned in several threads (a model server)
                 if len(self._scopes) >= SCOPES_KEPT:
                     self._scopes.pop(next(iter(self._scopes)), None)
                 self._scopes[key] = units
+        return units
+
+    def premise(self, s: dict) -> str:
+        """What the question takes for granted that nothing the character knows gives ("" if
+        nothing): the question, read as a statement, through the offline support check against
+        every passage and memory in the character's scope at this story point."""
+        units = self.scope(s["card"], s["flt"])
         f = self.premises.features([s["question"].rstrip(" ?!") + "."], units, s["lang"])[0]
         loose = [w for w, z, g, c in f["words"] if not g and not c and z < self.premises.t["info_zipf"]]
         return ", ".join([*map(str, f["numbers"]), *f["names"], *loose])

@@ -16,6 +16,8 @@ Design choices:
   sentence) must occur in the evidence or the character's own names, or the sentence goes.
 - A claim the evidence contradicts by negation ("I was never scared" where it says she was)
   differs in negation from its closest evidence unit in the same language; that sentence goes.
+- Words someone is quoted as saying (in quotation marks) claim to be those words: none of their
+  less common words may be missing from the evidence, as one ungrounded word elsewhere may.
 - A sentence must also be about the evidence at all (e5 similarity ``sim_min`` to some unit).
 - Thresholds live in ``verifier.yaml``, calibrated on the ``calibration`` half of the strong-model
   replay set and reported on the ``heldout`` half (``evals/calibrate_verifier.py``).
@@ -41,6 +43,7 @@ from core.errors import FaceError, UnknownNameError
 from retrieval.lexical import detect_language
 
 _LANGS = ("en", "ru", "de")
+_QUOTE = re.compile(r'"([^"]+)"|«([^»]+)»|„([^“”"]+)[“”"]|“([^”]+)”')   # words someone is quoted as saying
 SIMILAR_KINDS = ("passage", "memory")   # units that stand for what the sources say (keys, lexicon, names do not)
 
 
@@ -112,7 +115,7 @@ class Verifier:
     name = ""
 
     @classmethod
-    def build(cls, embedder, backend=None) -> "Verifier":
+    def build(cls, embedder, backend=None, in_process: bool = False) -> "Verifier":
         raise NotImplementedError
 
     def check(self, sentences: list[str], units: list[Evidence], lang: str) -> list[Verdict]:
@@ -125,14 +128,17 @@ class Verifier:
     def remember(self, texts: list[str], vectors) -> None:
         """Vectors of evidence texts computed elsewhere, for verifiers that compare vectors."""
 
+    def prepare(self, units: list[Evidence]) -> None:
+        """Do ahead what checking against ``units`` needs (while a model server is still writing)."""
+
 
 class OfflineVerifier(Verifier):
     """No model call: informative words grounded, specifics present, negation agreeing, on topic."""
     name = "offline"
 
     @classmethod
-    def build(cls, embedder, backend=None) -> "OfflineVerifier":
-        return cls(embedder)
+    def build(cls, embedder, backend=None, in_process: bool = False) -> "OfflineVerifier":
+        return cls(embedder, settings_data()["in_process"] if in_process else None)
 
     def __init__(self, embedder, thresholds: dict | None = None):
         self.embedder = embedder
@@ -145,6 +151,9 @@ class OfflineVerifier(Verifier):
     def remember(self, texts: list[str], vectors: np.ndarray) -> None:
         """Vectors computed elsewhere (the corpus sentences, the memories): never embedded again."""
         self._remembered.update(zip(texts, vectors))
+
+    def prepare(self, units):
+        self._prepared(units)
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         with self._lock:   # answers may be checked in several threads (a model server)
@@ -196,6 +205,9 @@ class OfflineVerifier(Verifier):
                 "coherence": vocab.coherence([w for w, z, g, c in words if g and not c and z < self.t["common_zipf"]
                                               and vocab.grounds(w, s_lang)], s_lang),
                 "declines": declines(s, s_lang),
+                "quoted": [w for q in _QUOTE.findall(s) for w in content_words("".join(q), s_lang)
+                           if not known.grounds(w, s_lang) and not conversational(w, s_lang)
+                           and zipf(w, s_lang) < self.t["common_zipf"]],
                 "question": s.rstrip().endswith("?"),
                 "negation": bool(same) and bool(neg.search(s)) != bool(neg.search(pieces[same[0]][1])),
                 "negation_sim": float(sims[n][same[0]]) if same else 0.0,
@@ -213,6 +225,8 @@ class OfflineVerifier(Verifier):
             reasons.append("a number the evidence does not give: " + ", ".join(map(str, f["numbers"])))
         if f["names"]:
             reasons.append("a name the evidence does not give: " + ", ".join(f["names"]))
+        if f.get("quoted"):
+            reasons.append("quotes words the evidence does not give: " + ", ".join(f["quoted"]))
         if not rare or ((f["declines"] or f["question"]) and len(informative) <= t["max_informative"]):
             return reasons   # "I won't say.", "Yes.", "Acid?": claims nothing, unless it slips in a specific
         if len(informative) > t["max_informative"]:
@@ -244,8 +258,8 @@ class LLMVerifier(Verifier):
     name = "llm"
 
     @classmethod
-    def build(cls, embedder, backend=None) -> "LLMVerifier":
-        return cls(backend, OfflineVerifier(embedder))
+    def build(cls, embedder, backend=None, in_process: bool = False) -> "LLMVerifier":
+        return cls(backend, OfflineVerifier.build(embedder, in_process=in_process))
 
     def __init__(self, backend, fallback: Verifier):
         self.backend, self.fallback = backend, fallback
@@ -256,6 +270,9 @@ class LLMVerifier(Verifier):
 
     def remember(self, texts, vectors):
         self.fallback.remember(texts, vectors)
+
+    def prepare(self, units):
+        self.fallback.prepare(units)
 
     def _ask(self, sentences: list[str], units: list[Evidence]) -> list[bool]:
         from backends import GenerationOptions
@@ -294,8 +311,9 @@ class LLMVerifier(Verifier):
 VERIFIERS: dict[str, type[Verifier]] = {cls.name: cls for cls in (OfflineVerifier, LLMVerifier)}
 
 
-def get_verifier(name: str, embedder, backend=None) -> Verifier:
-    """``offline`` (default, no model call) or ``llm`` (``backend`` judges, offline as fallback)."""
+def get_verifier(name: str, embedder, backend=None, in_process: bool = False) -> Verifier:
+    """``offline`` (default, no model call) or ``llm`` (``backend`` judges, offline as fallback).
+    ``in_process``: the drafts come from a model on this machine (a small one): stricter thresholds."""
     if name not in VERIFIERS:
         raise UnknownNameError("verifier", name, VERIFIERS)
-    return VERIFIERS[name].build(embedder, backend)
+    return VERIFIERS[name].build(embedder, backend, in_process)

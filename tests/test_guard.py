@@ -119,3 +119,23 @@ def test_loops_are_cut_and_no_evidence_supports_nothing(guard):
     assert len(dedupe_sentences(" ".join(f"Sentence number {w}." for w in "abcdefghij"))) == 5
     assert not guard.check("I burned my face.", [], "en")[0].supported
     assert guard.check("", EVIDENCE, "en") == []
+
+
+@pytest.mark.parametrize("sentence,ok", [
+    ('K. showed me an artificial finger and said: "Look at this."', True),
+    ('K. showed me an artificial finger and said: "Your wife is happy."', False),   # words never said
+    ("K. showed me an artificial finger and said «my wife is happy».", False),
+])
+def test_quoted_words_must_be_in_the_evidence(embedder, sentence, ok):
+    v = OfflineVerifier(embedder).check([sentence], EVIDENCE, "en")[0]
+    assert v.supported is ok, v.reasons
+    assert ok or "quotes words" in " ".join(v.reasons)
+
+
+def test_a_model_on_this_machine_may_bring_in_no_informative_word(embedder):
+    """The bundled models copy and stitch; one ungrounded informative word ("hospital") is
+    tolerated in a capable model's paraphrase, not in theirs."""
+    sentence = ["I burned my face with liquid oxygen in the hospital laboratory."]
+    assert get_verifier("offline", embedder).check(sentence, EVIDENCE, "en")[0].supported
+    strict = get_verifier("offline", embedder, in_process=True).check(sentence, EVIDENCE, "en")[0]
+    assert not strict.supported and "hospital" in " ".join(strict.reasons)

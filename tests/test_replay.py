@@ -3,6 +3,8 @@ OpenAI-compatible API) through the real ``--backend openai`` path, and ``evals r
 import json
 import subprocess
 import sys
+import threading
+import types
 
 import pytest
 
@@ -79,3 +81,44 @@ def test_answers_asked_in_parallel_of_a_server_score_as_in_order(server, shared_
         runs[workers] = [(r["id"], r["variant"], r["answer"], r["mode"])
                          for r in map(json.loads, (tmp_path / f"w{workers}" / "results.jsonl").read_text().splitlines())]
     assert runs[1] == runs[4] and len(runs[1]) == 2 * len(items)
+
+
+
+def test_evidence_made_ready_while_the_server_writes_gives_the_same_answer(server, shared_settings, searcher, monkeypatch):
+    """With a model server the draft's evidence is prepared in a thread during the server's prefill:
+    the answer is the one made with it prepared in line, and a failure there is raised, not swallowed."""
+    from dataclasses import replace
+
+    import chat.chain as chain
+    from core.errors import FaceError
+    from evals.dataset import DATASETS_DIR, load_items
+
+    settings = replace(shared_settings, backend="openai", base_url=server, model="replay-faithful")
+    items = [i for i in load_items(sorted(DATASETS_DIR.glob("*.jsonl"))) if i.id in ROWS and i.kind == "fact"][:3]
+
+    def answers():
+        iv = chain.Interviewer(settings, searcher=searcher)
+        return [iv.answer(i.character, i.question, as_of=i.as_of) for i in items]
+
+    ahead = answers()
+    assert any(a.mode == "generated" for a in ahead)
+
+    class InLine:                       # the same work, done before the stream starts
+        def __init__(self, target, **kw):
+            self.target = target
+
+        def start(self):
+            self.target()
+
+        def join(self):
+            pass
+
+    monkeypatch.setattr(chain, "threading", types.SimpleNamespace(Thread=InLine, Lock=threading.Lock))
+    assert [a.answer for a in answers()] == [a.answer for a in ahead]
+
+    def broken(*a, **k):
+        raise FaceError("the evidence could not be read")
+    monkeypatch.undo()
+    monkeypatch.setattr(chain, "units_for", broken)
+    with pytest.raises(FaceError, match="could not be read"):
+        answers()

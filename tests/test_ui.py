@@ -259,3 +259,25 @@ def test_the_answer_language_setting_is_obeyed(app_url):
     chat, *_ = client.predict("How did you burn your face?", "hero", "ending", "de", 3, 0.2, "settings-1", api_name="/send")
     reply = chat[-1]["content"] if isinstance(chat[-1]["content"], str) else chat[-1]["content"][0]["text"]
     assert detect_language(reply.split(":**", 1)[-1]) == "de", reply
+
+
+def test_the_app_fills_every_characters_caches_at_start(shared_settings):
+    """launch() builds with warm=True: every card is prepared in the background, once."""
+    import threading
+
+    from characters import load_cards
+    from ui.web import build_app
+
+    class Recorder:          # stands in for the Interviewer: only the warm-up is under test
+        def __init__(self):
+            self.warmed, self.done = [], threading.Event()
+
+        def warm(self, characters):
+            self.warmed.append(list(characters))
+            self.done.set()
+
+    rec = Recorder()
+    build_app(shared_settings, interviewer=rec, warm=True)
+    assert rec.done.wait(30)
+    assert rec.warmed == [list(load_cards())]
+    build_app(shared_settings, interviewer=Recorder(), warm=False)   # tests and tools: nothing starts

@@ -11,7 +11,9 @@ Design choices:
   restart, and switching character shows that character's own conversation.
 - Every error becomes a visible one-line message; the conversation so far stays. A model that
   crashes mid-answer (its worker process died) is such an error: the next question gets a new one.
-- The store, the embedder and the model load on the first question, not at start.
+- Nothing loads at import or in ``build_app``; ``launch`` has the store opened and every card's
+  caches filled in a background thread (``warm=True``) while the page is already served, and the
+  first question waits for that if it comes sooner. The model loads on the first question.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import html
 import os
 import sys
 import tempfile
+import threading
 import uuid
 
 from core.errors import FaceError, ModelCrashed
@@ -89,7 +92,9 @@ def respond(message, character, as_of, lang, k, temperature, session, *, intervi
     yield view + [{"role": "assistant", "content": head + ans.answer}], _sources_html(meta), error, ""
 
 
-def build_app(settings, interviewer=None):
+def build_app(settings, interviewer=None, warm: bool = False):
+    """``warm``: fill every card's caches (store, memory and sentence vectors) in the background at
+    start, so that the first question to each character is as quick as the next one."""
     import gradio as gr
 
     from characters import load_cards
@@ -100,12 +105,29 @@ def build_app(settings, interviewer=None):
     corpus = load_corpus(settings.seeds_dir)
     cards = load_cards(corpus=corpus)
     transcripts = Transcripts(settings.data_dir)
-    lazy = {"iv": interviewer}
+    lazy, lock = {"iv": interviewer, "warming": None}, threading.Lock()
+
+    def made():
+        with lock:
+            if lazy["iv"] is None:
+                lazy["iv"] = Interviewer(settings)
+            return lazy["iv"]
 
     def iv():
-        if lazy["iv"] is None:
-            lazy["iv"] = Interviewer(settings)
-        return lazy["iv"]
+        if lazy["warming"] is not None:
+            lazy["warming"].join()       # an answer starts once the caches are filled (never twice)
+        return made()
+
+    def fill_caches():
+        try:
+            made().warm(list(cards))
+        except FaceError as exc:         # the first question meets the same problem and shows it
+            print(f"warning: could not prepare the characters at start ({exc}); the first answers will be slower",
+                  file=sys.stderr)
+
+    if warm:
+        lazy["warming"] = threading.Thread(target=fill_caches, name="warm", daemon=True)
+        lazy["warming"].start()
 
     choices = [(f"{c.name['en']} — {' & '.join(c.works)}", c.id) for c in cards.values()]
     default = "hero" if "hero" in cards else next(iter(cards))
@@ -245,7 +267,7 @@ def launch(settings, host: str = "127.0.0.1", port: int = 7860, auth_raw: str = 
     if host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print(f"warning: --host {host} serves the app to your network without a login; "
               "add --auth USER:PASSWORD (or FACE_AUTH) or bind 127.0.0.1", file=sys.stderr)
-    app = build_app(settings)
+    app = build_app(settings, warm=True)
     app.queue(default_concurrency_limit=4).launch(server_name=host, server_port=port, share=False, auth=auth,
                                                   show_error=False, quiet=True, css=CSS)
     return 0
