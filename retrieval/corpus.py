@@ -149,9 +149,9 @@ def _questions(path: Path) -> dict[int, dict]:
     out = {}
     for start, entry in segments.items():
         if not isinstance(start, int) or not isinstance(entry, dict) or not all(
-                isinstance(q, str) for qs in entry.values() for q in (qs or [])):
+                isinstance(qs, list) and all(isinstance(q, str) for q in qs) for qs in entry.values()):
             raise CorpusError(f"{path}: segment {start!r} needs a list of question strings per language")
-        out[start] = {lang: tuple(qs or ()) for lang, qs in entry.items() if lang in LANGUAGES}
+        out[start] = {lang: tuple(qs) for lang, qs in entry.items() if lang in LANGUAGES}
     return out
 
 

@@ -84,6 +84,7 @@ def test_reader_questions_join_the_search_keys_of_their_sentence():
 @pytest.mark.parametrize("body, needle", [
     ("segments: [1, 2]", "must map a sentence start"),
     ("segments:\n  0:\n    en: [1, 2]", "list of question strings"),
+    ("segments:\n  0:\n    en: Why?", "list of question strings"),
     ("segments:\n  7:\n    en: ['Why?']", "no sentence starts at"),
 ])
 def test_a_bad_questions_file_names_itself(tmp_path, body, needle):
