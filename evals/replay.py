@@ -132,13 +132,16 @@ def make_handler(rows: dict[str, dict], delay: float = 0.0):
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
 
-            send({"role": "assistant"})
-            for piece in pieces:
-                time.sleep(delay)
-                send({"content": piece})
-            send({}, "stop")
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
+            try:
+                send({"role": "assistant"})
+                for piece in pieces:
+                    time.sleep(delay)
+                    send({"content": piece})
+                send({}, "stop")
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                return   # the client stopped reading (its answer was decided): as a real server, stop writing
 
     return Handler
 
