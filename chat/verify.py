@@ -225,7 +225,7 @@ class OfflineVerifier(Verifier):
             reasons.append("a number the evidence does not give: " + ", ".join(map(str, f["numbers"])))
         if f["names"]:
             reasons.append("a name the evidence does not give: " + ", ".join(f["names"]))
-        if f.get("quoted"):
+        if f["quoted"]:
             reasons.append("quotes words the evidence does not give: " + ", ".join(f["quoted"]))
         if not rare or ((f["declines"] or f["question"]) and len(informative) <= t["max_informative"]):
             return reasons   # "I won't say.", "Yes.", "Acid?": claims nothing, unless it slips in a specific
