@@ -41,6 +41,8 @@ def _store_flags(p: argparse.ArgumentParser):
     g.add_argument("--embedder", help="embedder name: e5-local (default) or openai")
     g.add_argument("--embed-model", help="embedding model name for the openai embedder")
     g.add_argument("--embed-base-url", help="OpenAI-compatible base URL for the openai embedder")
+    g.add_argument("--vector-cache", help="file of vectors already embedded, reused by every ingest "
+                                          f"(env {FIELDS['vector_cache'].env}; default <data-dir>/vectors.sqlite)")
 
 
 def _backend_flags(p: argparse.ArgumentParser):
@@ -78,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=C.cmd_events)
 
     p = sub.add_parser("ingest", help="chunk, embed and store the seeds (idempotent)")
-    p.add_argument("--force", action="store_true", help="re-embed every source even if unchanged")
+    p.add_argument("--force", action="store_true", help="rewrite every source's records even if unchanged (vectors come from the vector cache; delete it to embed anew)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _store_flags(p)
     p.set_defaults(func=C.cmd_ingest)

@@ -55,6 +55,7 @@ FIELDS: dict[str, Field] = {
     "judge_base_url": Field("FACE_JUDGE_BASE_URL", "", str),
     "judge_model": Field("FACE_JUDGE_MODEL", "", str),
     "verifier": Field("FACE_VERIFIER", "offline", str),
+    "vector_cache": Field("FACE_VECTOR_CACHE", "", str),
 }
 
 
@@ -81,6 +82,7 @@ class Settings:
     judge_base_url: str
     judge_model: str
     verifier: str
+    vector_cache: str
 
     def public(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

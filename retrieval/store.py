@@ -13,6 +13,8 @@ Design choices:
   whose marker matches is skipped; otherwise its marker is deleted first, its old records removed,
   new ones added, and the marker written last. A kill at any point leaves a source without a
   valid marker, which the next run redoes; readers see only sources whose marker is current.
+- Vectors come through a disk cache by text (``retrieval/vectors.py``): a forced or repeated ingest
+  embeds only texts it has never embedded.
 
 Worked example::
 
@@ -34,6 +36,7 @@ from core.errors import StoreError
 from retrieval.chunking import Chunk, chunk_corpus
 from retrieval.corpus import Corpus
 from retrieval.embeddings import Embedder, get_embedder
+from retrieval.vectors import VectorCache, cache_path
 
 _BATCH = 64
 
@@ -76,6 +79,7 @@ class PassageStore:
         self._client = None
         self._passages = None
         self._markers = None
+        self.vectors = VectorCache(cache_path(settings))
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -171,7 +175,7 @@ class PassageStore:
         self.passages().delete(where={"source_id": source_id})
         for i in range(0, len(records), _BATCH):
             batch = records[i:i + _BATCH]
-            vectors = self.embedder.embed_documents([r[1] for r in batch])
+            vectors = self.vectors.embed_documents(self.embedder, [r[1] for r in batch])
             self.passages().upsert(ids=[r[0] for r in batch], documents=[r[1] for r in batch],
                                    metadatas=[r[2] for r in batch], embeddings=vectors.tolist())
             if progress:

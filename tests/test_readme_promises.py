@@ -140,7 +140,7 @@ def test_models_lists_backends_and_the_bundled_model(shared_settings):
     assert smollm2.rstrip().endswith("drafts in en")   # the languages it writes (README: with the bundled model)
 
 
-def test_ingest_skips_unchanged_sources_and_force_embeds_them_again(tmp_path, small_seeds):  # noqa: F811
+def test_ingest_skips_unchanged_sources_and_force_writes_them_again(tmp_path, small_seeds):  # noqa: F811
     env = {"FACE_SEEDS_DIR": str(small_seeds), "FACE_DATA_DIR": str(tmp_path / "data")}
     first = _cli("ingest", "--quiet", env=env)
     again = _cli("ingest", "--quiet", env=env)

@@ -131,3 +131,54 @@ def test_unwritable_data_dir_is_a_clear_store_error(tmp_path):
     store = PassageStore(load_settings({"data_dir": str(blocker / "sub")}, env={}))
     with pytest.raises(StoreError, match="cannot open the vector store"):
         store.ingest(load_corpus())
+
+
+class _Counting:
+    """Fault-injection spy: the real e5 embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner, self.texts = inner, 0
+        self.model_id = inner.model_id
+
+    def embed_documents(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed_documents(texts)
+
+
+def test_a_store_on_a_shared_vector_cache_embeds_only_new_texts(small_seeds, tmp_path):
+    from retrieval.embeddings import get_embedder
+
+    corpus = load_corpus(small_seeds)
+    cache = str(tmp_path / "cache" / "vectors.sqlite")
+    first_settings = load_settings({"data_dir": str(tmp_path / "a"), "seeds_dir": str(small_seeds),
+                                    "vector_cache": cache}, env={})
+    first = _Counting(get_embedder())
+    PassageStore(first_settings, embedder=first).ingest(corpus)
+    n_texts = len({r[1] for c in chunk_corpus(corpus, 80, 40) for r in chunk_records(c)})
+    assert first.texts == n_texts                  # each distinct text once
+
+    second = _Counting(get_embedder())
+    other = load_settings({"data_dir": str(tmp_path / "b"), "seeds_dir": str(small_seeds), "vector_cache": cache}, env={})
+    store = PassageStore(other, embedder=second)
+    store.ingest(corpus, force=True)
+    assert second.texts == 0 and store.is_current(corpus)
+    some = sorted(store.passages().get()["ids"])[::50]
+    a = PassageStore(first_settings).passages().get(ids=some, include=["embeddings"])
+    b = store.passages().get(ids=some, include=["embeddings"])
+    assert len(some) > 3 and a["ids"] == b["ids"] and (a["embeddings"] == b["embeddings"]).all()
+
+    (small_seeds / "extra.txt").write_text(EXTRA + " Er schweigt.", encoding="utf-8")
+    store.ingest(load_corpus(small_seeds))
+    assert 0 < second.texts < 10                   # only the changed chunks' texts
+
+
+def test_a_broken_vector_cache_is_one_clear_line(small_seeds, tmp_path):
+    from core.errors import StoreError
+
+    cache = tmp_path / "vectors.sqlite"
+    cache.write_bytes(b"not a database at all" * 100)
+    settings = load_settings({"data_dir": str(tmp_path / "d"), "seeds_dir": str(small_seeds),
+                              "vector_cache": str(cache)}, env={})
+    with pytest.raises(StoreError, match="vector cache .* delete it") as err:
+        PassageStore(settings).ingest(load_corpus(small_seeds))
+    assert "\n" not in str(err.value)
