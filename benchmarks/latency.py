@@ -16,6 +16,10 @@ Targets (2 cores, bundled model): first shown word p50 <= 1.5 s, p95 <= 3 s; ful
 1.2 x (bare retrieval + bare generation) p50 of the answers that generate. With a model server
 (``--backend openai``), each answer shown as generated is streamed again straight from the server and
 the first shown sentence is compared with the server's own time to its first sentence (<= +0.3 s).
+``--replay HALF`` measures that against a strong model: the replay server (``evals/replay.py``) is
+started here, streaming each faithful answer of that half word by word (``--word-delay`` seconds a
+word, about a fast hosted model's pace), and the questions are that half's, asked of their items'
+characters at their story points, so that most answers are shown as generated.
 """
 from __future__ import annotations
 
@@ -45,6 +49,18 @@ QUESTIONS = [
 STAGES = ("condense", "retrieve", "memories", "plan", "prompt", "prefill", "decode", "check", "compose")
 
 
+def _replay(half: str, delay: float):
+    """Start the replay server; its base URL, model name and the half's questions (character, text, story point)."""
+    from evals.dataset import DATASETS_DIR, load_items
+    from evals.replay import load_replay, start
+
+    rows = {k: r for k, r in load_replay().items() if r["half"] == half}
+    items = {i.id: i for i in load_items(sorted(DATASETS_DIR.glob("*.jsonl"))) if i.id in rows}
+    server = start(0, delay=delay)
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    return url, "replay-faithful", [(i.character, i.question, i.as_of) for i in items.values()]
+
+
 def pct(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else None
@@ -57,17 +73,23 @@ def main(argv=None):
     ap.add_argument("--backend")
     ap.add_argument("--base-url")
     ap.add_argument("--model")
+    ap.add_argument("--replay", choices=("calibration", "heldout"), help="a strong model's answers of this half, "
+                                                                       "served by the replay server started here")
+    ap.add_argument("--word-delay", type=float, default=0.03, help="replay server: seconds per streamed word")
     args = ap.parse_args(argv)
+    questions = [(c, q, None) for c, q in QUESTIONS]
+    if args.replay:
+        args.backend, args.base_url, args.model, questions = "openai", *_replay(args.replay, args.word_delay)
     settings = load_settings({"backend": args.backend, "base_url": args.base_url, "model": args.model})
     iv = Interviewer(settings)
-    iv.warm(c for c, _ in QUESTIONS)          # warm, as the browser app is: store and every card's caches
+    iv.warm({c for c, _, _ in questions})     # warm, as the browser app is: store and every card's caches
     iv.answer("hero", "Who are you?")          # and the model
     rows = []
     for _ in range(args.runs):
-        for character, question in QUESTIONS:
+        for character, question, as_of in questions:
             t0 = time.perf_counter()
             first = None
-            for event in iv.stream(character, question):
+            for event in iv.stream(character, question, as_of=as_of):
                 if "sentence" in event and first is None:
                     first = time.perf_counter() - t0
                 if "answer" in event:
