@@ -16,6 +16,10 @@ Design choices:
   sentence) must occur in the evidence or the character's own names, or the sentence goes.
 - A claim the evidence contradicts by negation ("I was never scared" where it says she was)
   differs in negation from its closest evidence unit in the same language; that sentence goes.
+- A sentence that denies may use the reader's own words ("I didn't laugh." to "You laughed...?",
+  "Acid? No - liquid oxygen."): in a clause with a negation, or one asked back, the question's words
+  count as grounded; whether the denial is true is the negation check's to say. Only for a capable
+  model (``echo_denials``).
 - Words someone is quoted as saying (in quotation marks) claim to be those words: none of their
   less common words may be missing from the evidence, as one ungrounded word elsewhere may.
 - A sentence must also be about the evidence at all (e5 similarity ``sim_min`` to some unit).
@@ -44,6 +48,7 @@ from retrieval.lexical import detect_language
 
 _LANGS = ("en", "ru", "de")
 _QUOTE = re.compile(r'"([^"]+)"|«([^»]+)»|„([^“”"]+)[“”"]|“([^”]+)”')   # words someone is quoted as saying
+_CLAUSE = re.compile(r"(?<=\?)|\s[-–—:;]\s|,\s")   # "Acid? | No - | it was liquid oxygen."
 SIMILAR_KINDS = ("passage", "memory")   # units that stand for what the sources say (keys, lexicon, names do not)
 
 
@@ -192,6 +197,7 @@ class OfflineVerifier(Verifier):
             s_lang = detect_language(s) if len(WORD.findall(s)) >= 3 else lang
             neg = negations()[s_lang]
             known = echo if s.rstrip().endswith("?") else vocab
+            denied = {w for c in _CLAUSE.split(s) if c.strip().endswith("?") or neg.search(c) for w in content_words(c, s_lang)}
             words = [(w, round(zipf(w, s_lang), 2), known.grounds(w, s_lang), conversational(w, s_lang))
                      for w in dict.fromkeys(content_words(s, s_lang))]
             order = list(np.argsort(-sims[n])) if pieces else []
@@ -209,6 +215,7 @@ class OfflineVerifier(Verifier):
                            if not known.grounds(w, s_lang) and not conversational(w, s_lang)
                            and zipf(w, s_lang) < self.t["common_zipf"]],
                 "question": s.rstrip().endswith("?"),
+                "echoed": [w for w, _, g, _ in words if not g and w in denied and echo.grounds(w, s_lang)],
                 "negation": bool(same) and bool(neg.search(s)) != bool(neg.search(pieces[same[0]][1])),
                 "negation_sim": float(sims[n][same[0]]) if same else 0.0,
                 "rests_on": rests_on,
@@ -218,7 +225,9 @@ class OfflineVerifier(Verifier):
     def decide(self, f: dict) -> list[str]:
         """Reasons a sentence is not supported ([] = supported)."""
         t, reasons = self.t, []
-        rare = [(w, z, g) for w, z, g, conversational in f["words"] if z < t["common_zipf"] and not conversational]
+        echoed = set(f["echoed"]) if t["echo_denials"] > 0 else set()   # "I didn't laugh.": the reader's word, denied
+        rare = [(w, z, g or w in echoed) for w, z, g, conversational in f["words"]
+                if z < t["common_zipf"] and not conversational]
         loose = [w for w, z, g in rare if not g]
         informative = [w for w, z, g in rare if not g and z < t["info_zipf"]]
         if f["numbers"]:
