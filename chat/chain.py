@@ -32,6 +32,7 @@ from backends.langchain_chat import BackendChatModel, to_openai_messages
 from characters import get_card
 from chat import compose as C
 from chat.answer import Answer, Citations, context_item
+from chat.claims import load_frequencies
 from chat.draft import MAX_FAILS, Draft, sentences
 from chat.evidence import more_hits, sentence_texts, units_for
 from chat.guard import Guard
@@ -139,6 +140,7 @@ class Interviewer:
         """Give the verifiers every corpus sentence's and this card's memories' vectors, computed
         once per data directory (disk cache) instead of once per answer."""
         if not self._warmed:
+            load_frequencies(LANGUAGES)   # the support check reads every word's frequency
             texts = sentence_texts(self.searcher.corpus)
             vectors = self.memories.cached("sentences", texts, self.searcher.store.embedder.embed_documents)
             for v in (self.guard.verifier, self.planner.premises):

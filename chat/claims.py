@@ -81,6 +81,12 @@ def _stem_frequencies(lang: str) -> dict[str, float]:
     return out
 
 
+def load_frequencies(langs) -> None:
+    """Read these languages' word frequencies now (about 2 s each), not at a reader's first question."""
+    for lang in langs:
+        zipf("the", lang)
+
+
 @lru_cache(maxsize=65536)
 def zipf(word: str, lang: str) -> float:
     """How common a word is (wordfreq's Zipf scale), by its commonest form."""
