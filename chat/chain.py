@@ -2,7 +2,7 @@
 
 Design choices:
 - LangChain runnables wire the preparation (``RunnablePassthrough.assign`` per step: condense,
-  retrieve, plan, prompt); the prompt is a ``ChatPromptTemplate`` from ``prompts.yaml``;
+  retrieve, plan, prompt); the prompt is built by ``chat.prompt`` from ``prompts.yaml``;
   generation goes through ``BackendChatModel``, so any backend plugs in.
 - The model is never the only author. Its draft is checked sentence by sentence while it streams
   (``chat.draft``): what passes is shown at once and never withdrawn; generation stops as soon as
@@ -24,7 +24,6 @@ import threading
 import time
 import zlib
 
-from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
 from backends import GenerationOptions, StreamCut, get_backend, judge_backend
@@ -39,6 +38,7 @@ from chat.guard import Guard
 from chat.inputs import clean_message, probe, prompts
 from chat.memory import MemoryIndex
 from chat.plan import Planner, topical
+from chat.prompt import build_prompt
 from chat.verify import get_verifier
 from core.timing import timed, timer
 from retrieval.corpus import LANGUAGES
@@ -46,7 +46,6 @@ from retrieval.lexical import detect_language
 from retrieval.search import Searcher, SearchFilter
 
 HISTORY_TURNS = 4        # at most this many past turns, fewer if the context window is short
-PROMPT_PASSAGES = 3      # the best passages go into the prompt; the guard checks against all k retrieved
 ON_POINT_PASSAGES = 3    # a sentence resting on one of the question's first passages answers it
 NEAR_CANDIDATES = 2      # the near fallback looks at this many closest memories for one citing
 NEAR_HITS = 3            # one of the passages the question finds first
@@ -179,31 +178,7 @@ class Interviewer:
         return self.planner.plan(s, self.backend)
 
     def _prompt(self, s) -> list:
-        if s["plan"]["mode"] != "generate":
-            return []
-        p, card, lang = prompts(), s["card"], s["lang"]
-        lines = [p["passage_line"].format(n=n, label=p["source_labels"][h.chunk["work"]],
-                                          orig_language=p["language_names"][h.chunk["lang"]],
-                                          text=h.chunk["renderings"][lang] or h.chunk["text"])
-                 for n, h in enumerate(s["evidence"]["hits"][:PROMPT_PASSAGES], 1)]
-        facts = "\n".join(f"- {m.text[lang]}" for m, _ in s["evidence"]["memories"]) or "-"
-        template = ChatPromptTemplate.from_messages(
-            [("system", p["narrator_system"] if s["ooc"] else p["persona_system"]),
-             *[(m["role"] if m["role"] != "assistant" else "ai", "{h%d}" % i) for i, m in enumerate(s["history"])],
-             ("human", "{question}")])
-        messages = template.format_messages(
-            name=card.name.get(lang, card.name["en"]), works=" and ".join(card.works),
-            description=card.description.get(lang, card.description["en"]), voice=card.voice,
-            language=p["language_names"][lang], facts=facts, passages="\n".join(lines) or "-",
-            question=s["question"], **{f"h{i}": m["content"] for i, m in enumerate(s["history"])})
-        return self._fit(messages, s["options"].max_tokens)
-
-    def _fit(self, messages: list, reply_tokens: int) -> list:
-        """Drop the oldest history turns until prompt + reply fit the model's context window."""
-        budget = self.backend.context_window - reply_tokens - 64  # room for the chat template
-        while len(messages) > 2 and sum(self.backend.count_tokens(str(m.content)) for m in messages) > budget:
-            messages = [messages[0], *messages[3:]] if len(messages) > 3 else [messages[0], messages[-1]]
-        return messages
+        return build_prompt(s, self.backend) if s["plan"]["mode"] == "generate" else []
 
     # -- answering --------------------------------------------------------------------------
     def _answer(self, s):

@@ -16,10 +16,11 @@ Design choices:
   sentence) must occur in the evidence or the character's own names, or the sentence goes.
 - A claim the evidence contradicts by negation ("I was never scared" where it says she was)
   differs in negation from its closest evidence unit in the same language; that sentence goes.
-- A sentence that denies may use the reader's own words ("I didn't laugh." to "You laughed...?",
-  "Acid? No - liquid oxygen."): in a clause with a negation, or one asked back, the question's words
-  count as grounded; whether the denial is true is the negation check's to say. Only for a capable
-  model (``echo_denials``).
+- A correction may use the reader's own words ("Acid? No - it was liquid oxygen."): in a clause
+  with a negation, or one asked back, the question's words count as grounded, provided the sentence
+  also puts something of the evidence in their place (a bare "No, I wasn't scared." is a claim like
+  any other: the replay set's invented denials look just like that). Only for a capable model
+  (``echo_denials``): a small one negates the question back whatever the truth.
 - Words someone is quoted as saying (in quotation marks) claim to be those words: none of their
   less common words may be missing from the evidence, as one ungrounded word elsewhere may.
 - A sentence must also be about the evidence at all (e5 similarity ``sim_min`` to some unit).
@@ -42,11 +43,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chat.claims import (WORD, content_words, conversational, declines, names, negations, number_values,
-                         sentences_of, settings_data, stem, zipf)
+                         sentences_of, settings_data, zipf)
+from chat.grounding import Vocabulary
 from core.errors import FaceError, UnknownNameError
 from retrieval.lexical import detect_language
 
-_LANGS = ("en", "ru", "de")
 _QUOTE = re.compile(r'"([^"]+)"|«([^»]+)»|„([^“”"]+)[“”"]|“([^”]+)”')   # words someone is quoted as saying
 _CLAUSE = re.compile(r"(?<=\?)|\s[-–—:;]\s|,\s")   # "Acid? | No - | it was liquid oxygen."
 SIMILAR_KINDS = ("passage", "memory")   # units that stand for what the sources say (keys, lexicon, names do not)
@@ -68,52 +69,6 @@ class Verdict:
     score: float
     evidence: list[int] = field(default_factory=list)   # indices into the evidence list
     reasons: list[str] = field(default_factory=list)
-
-
-class _Vocabulary:
-    """What the evidence grounds, per language: stems, word starts, raw text, numbers; and per group
-    (a passage with its keys and lexicon, a memory) the stems, to see which group grounds what."""
-
-    def __init__(self, units: list[Evidence]):
-        self.stems = {lg: set() for lg in _LANGS}
-        self.starts = {lg: set() for lg in _LANGS}
-        self.groups: dict[str, dict[str, set]] = {}
-        self.numbers: set[int] = set()
-        texts = []
-        for u in units:
-            if u.lang not in self.stems:
-                continue
-            texts.append(u.text.lower())
-            group = self.groups.setdefault(u.group, {lg: set() for lg in _LANGS}) if u.group else None
-            for w in content_words(u.text, u.lang):
-                self.stems[u.lang].add(stem(w, u.lang))
-                self.starts[u.lang].add(w[:6])
-                if group is not None:
-                    group[u.lang].add(stem(w, u.lang))
-            self.numbers |= number_values(u.text, u.lang)
-        self.text = " ".join(texts)
-
-    def coherence(self, words: list[str], lang: str) -> float:
-        """Share of these (grounded) words that one group grounds on its own: a restatement of one
-        passage scores 1.0; a sentence stitched from words of different passages scores less."""
-        if len(words) < 2 or not self.groups:
-            return 1.0
-        stems = [stem(w, lang) for w in words]
-        return max(sum(s in g[lang] for s in stems) for g in self.groups.values()) / len(stems)
-
-    def _known(self, word: str, lang: str) -> bool:
-        return stem(word, lang) in self.stems[lang] or (len(word) >= 6 and word[:6] in self.starts[lang])
-
-    def grounds(self, word: str, lang: str) -> bool:
-        if conversational(word, lang) or self._known(word, lang):
-            return True
-        if lang == "de" and len(word) >= 8:  # a compound of grounded (or common) parts: Hotel|zimmer
-            for i in range(3, len(word) - 3):
-                head, tail = word[:i], word[i:]
-                head = head[:-1] if head.endswith("s") and len(head) > 4 else head
-                if self._known(tail, lang) and (self._known(head, lang) or zipf(head, lang) >= 4.0):
-                    return True
-        return False
 
 
 class Verifier:
@@ -177,8 +132,8 @@ class OfflineVerifier(Verifier):
             kept = self._prepared_for.get(key)
         if kept and kept[0] is units and len(units) == kept[1]:
             return kept[2]
-        vocab = _Vocabulary([u for u in units if u.kind != "question"])
-        echo = _Vocabulary(units)   # a question asked back may use the reader's words
+        vocab = Vocabulary([u for u in units if u.kind != "question"])
+        echo = Vocabulary(units)   # a question asked back may use the reader's words
         similar = [i for i, u in enumerate(units) if u.kind in SIMILAR_KINDS]
         pieces = [(i, p) for i in similar for p in sentences_of(units[i].text)]   # units are mostly single sentences
         matrix = self._vectors([p for _, p in pieces]) if pieces else np.zeros((0, 0))
@@ -225,9 +180,9 @@ class OfflineVerifier(Verifier):
     def decide(self, f: dict) -> list[str]:
         """Reasons a sentence is not supported ([] = supported)."""
         t, reasons = self.t, []
-        echoed = set(f["echoed"]) if t["echo_denials"] > 0 else set()   # "I didn't laugh.": the reader's word, denied
-        rare = [(w, z, g or w in echoed) for w, z, g, conversational in f["words"]
-                if z < t["common_zipf"] and not conversational]
+        rare = [(w, z, g) for w, z, g, conversational in f["words"] if z < t["common_zipf"] and not conversational]
+        if t["echo_denials"] > 0 and any(g for w, z, g in rare):   # "Acid? No - liquid oxygen.": the reader's
+            rare = [(w, z, g or w in f["echoed"]) for w, z, g in rare]   # word denied, the evidence's put instead
         loose = [w for w, z, g in rare if not g]
         informative = [w for w, z, g in rare if not g and z < t["info_zipf"]]
         if f["numbers"]:

@@ -170,13 +170,15 @@ def test_ask_bad_input_is_one_line_exit_2(args, needle, shared_settings):
 def test_history_is_trimmed_to_the_context_window(iv):
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+    from chat.prompt import fit
+
     msgs = [SystemMessage("You are the hero.")] + [HumanMessage("word " * 300), AIMessage("word " * 300)] * 5 \
         + [HumanMessage("And then?")]
-    fitted = iv._fit(msgs, 160)
+    fitted = fit(msgs, iv.backend, 160)
     total = sum(iv.backend.count_tokens(str(m.content)) for m in fitted)
     assert total <= iv.backend.context_window - 160
     assert fitted[0] is msgs[0] and fitted[-1] is msgs[-1] and len(fitted) < len(msgs)
-    assert iv._fit(msgs[:1] + msgs[-1:], 160) == msgs[:1] + msgs[-1:]
+    assert fit(msgs[:1] + msgs[-1:], iv.backend, 160) == msgs[:1] + msgs[-1:]
 
 
 def test_a_bundled_model_drafts_only_in_the_languages_it_writes(shared_settings, searcher):

@@ -145,10 +145,11 @@ def test_a_model_on_this_machine_may_bring_in_no_informative_word(embedder):
     ("Acid? No - it was liquid oxygen in my laboratory.", True),           # the reader's word asked back, denied
     ("I never used acid; I burned my face with liquid oxygen.", True),
     ("I burned my face with liquid oxygen, the acid was everywhere.", False),  # the reader's word, asserted
+    ("No, I never used acid at all.", False),          # a bare denial puts nothing of the evidence instead
 ])
-def test_a_denial_may_use_the_questions_words(embedder, sentence, ok):
+def test_a_correction_may_deny_the_questions_words(embedder, sentence, ok):
     units = [*EVIDENCE, Evidence("Did you burn your face with acid?", "en", -1, "question")]
     v = get_verifier("offline", embedder).check([sentence], units, "en")[0]
-    assert v.supported is ok and (ok or "acid" in " ".join(v.reasons)), v.reasons
+    assert v.supported is ok, v.reasons
     strict = get_verifier("offline", embedder, in_process=True).check([sentence], units, "en")[0]
     assert not strict.supported   # a small model negates the question back whatever the truth
