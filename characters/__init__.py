@@ -94,8 +94,12 @@ class Card:
                 if flt.accepts({"work": m.work, "kind": "plot", "event_max": max(m.event_max, m.after),
                                 "events": ",".join(m.events), "characters": ""})]
 
+    def options(self, kind: str, lang: str) -> list[str]:
+        """Every wording of a line kind in ``lang`` (English where the card has none)."""
+        return self.lines[kind].get(lang) or self.lines[kind]["en"]
+
     def line(self, kind: str, lang: str, seed: int = 0) -> str:
-        options = self.lines[kind].get(lang) or self.lines[kind]["en"]
+        options = self.options(kind, lang)
         return options[seed % len(options)]
 
 

@@ -6,8 +6,9 @@ Design choices:
 - Patterns and lines are data (``prompts.yaml``: ``followups``, ``question_types``,
   ``abstain_by_type``, ``correction``); these are small functions around them.
 - A memory already said in this conversation is not said again unless the same question is asked
-  again; "and then?" takes the next memory in story order after the last one said (within the
-  story point: the candidates are the memories in scope).
+  again, nor the same "I don't know" while the character has another wording of it; "and then?" takes the next memory in story order after the last one said (within the
+  story point: the candidates are the memories in scope); "why?" takes a memory told right beside
+  the last one in its source (where the texts give reasons).
 - ``without_draft`` builds that answer (an ``Answer`` with per-sentence citations); ``gives``
   tells whether a sentence holds the name or number a question asks for.
 - A false premise is a question whose informative words, numbers or names the evidence does not
@@ -65,11 +66,15 @@ def first_person(text: str, lang: str) -> bool:
     return bool(_patterns()["first_person"][lang].search(text))
 
 
-def typed_abstain(card, lang: str, question: str, seed: int) -> str:
-    """An in-character "I don't know / I won't say" that fits the question."""
+def typed_abstain(card, lang: str, question: str, seed: int, history: list[dict] = ()) -> str:
+    """An in-character "I don't know / I won't say" that fits the question, and, while another
+    wording is left, not the one the character already gave in this conversation."""
     kind = question_type(question)
     lines = prompts()["abstain_by_type"].get(kind, {}).get(lang) if kind else None
-    return lines[seed % len(lines)] if lines else card.line("abstain", lang, seed)
+    options = lines or card.options("abstain", lang)
+    said = said_before(history)
+    order = [options[(seed + i) % len(options)] for i in range(len(options))]
+    return next((x for x in order if _norm(x) not in said), order[0])
 
 
 def correction(lang: str, seed: int) -> str:
@@ -124,6 +129,32 @@ def next_memory(memories, last, lang: str, said: str):
     return later[0] if later else None
 
 
+REASON_SPAN = 2   # "why?": a reason told at most this many sentences from what it explains
+
+
+@lru_cache(maxsize=4)
+def _sentence_index(corpus) -> dict:
+    """(seed file, sentence start) -> the sentence's place in its source."""
+    return {(src.file, seg.start): i for src in corpus.sources for i, seg in enumerate(src.segments)}
+
+
+def reason_memory(memories, last, lang: str, said: str, corpus):
+    """For "why?": a memory not said yet that the source tells from the same sentence as the last
+    one or right beside it (a text gives its reasons next to what they explain), the nearest first,
+    one told after before one told before; None if there is none."""
+    index = _sentence_index(corpus)
+    here = [(seed, index[(seed, start)]) for seed, start in last.cites if (seed, start) in index]
+
+    def distance(m):
+        gaps = [index[(seed, start)] - i for seed, start in m.cites if (seed, start) in index
+                for s2, i in here if s2 == seed]
+        return min(gaps, key=lambda g: (abs(g), g < 0), default=None)
+
+    near = [(d, m) for m in memories if m is not last and not is_said(m, lang, said)
+            and (d := distance(m)) is not None and abs(d) <= REASON_SPAN]
+    return min(near, key=lambda x: (abs(x[0]), x[0] < 0))[1] if near else None
+
+
 def said_item(text: str, score: float, citations: list) -> dict:
     return {"text": text, "supported": True, "score": round(float(score), 4), "citations": citations}
 
@@ -143,6 +174,6 @@ def without_draft(s, plan: dict, cites, base: dict) -> Answer:
         text = c["renderings"].get(lang) or c["text"]
         return Answer(answer=text, mode="composed", abstained=False, citations=cites.items,
                       sentences=[said_item(text, hits[0].score, [cites.of_chunk(c)])], **base)
-    text = typed_abstain(card, lang, s["question"], s["seed"])
+    text = typed_abstain(card, lang, s["question"], s["seed"], s["history"])
     return Answer(answer=text, mode="abstained", abstained=True, reason=plan.get("reason") or "nothing answers it",
                   sentences=[said_item(text, 0.0, [])], **base)

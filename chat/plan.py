@@ -66,6 +66,11 @@ class Planner:
             if nxt or last:
                 return {"mode": "compose" if nxt else "abstain", "memories": [nxt] if nxt else [],
                         "reason": "follow-up: the next thing in story order"}
+        if C.followup(q) == "why" and not answering:   # no memory answers "<last question> why?" itself
+            last = C.last_said([m.memory for m in matches], lang, history)
+            why = C.reason_memory([m.memory for m in matches], last, lang, said, self.searcher.corpus) if last else None
+            if why:
+                return {"mode": "compose", "memories": [why], "reason": "follow-up: the reason told beside it"}
         premise = "" if answering else self.premise(s)
         topic = max(fresh, key=lambda m: m.answers + m.about, default=None)
         if premise and topic and ANSWER_NEAR <= topic.answers < ANSWER_MIN:

@@ -228,3 +228,20 @@ def test_a_sentence_nearly_said_before_is_a_repeat():
     assert repeats("They made me a scarred face, but I'm not one of those people.", said)
     assert not repeats("I work in an asylum for the mentally ill.", said)
     assert not repeats("They made me a mask.", [{"role": "user", "content": "They made me a mask."}])   # the reader's words
+
+
+def test_a_second_i_dont_know_in_a_conversation_is_worded_otherwise(iv):
+    first = iv.answer("hero", "What is your mother's name?")
+    history = [{"role": "user", "content": "What is your mother's name?"},
+               {"role": "assistant", "content": first.answer}]
+    again = iv.answer("hero", "What is your mother's name?", history=history)   # asked again: the same seed
+    assert first.abstained and again.abstained, (first.answer, again.answer)
+    assert again.answer != first.answer
+
+
+def test_why_after_an_answer_takes_the_reason_told_beside_it(iv):
+    first = iv.answer("k", "What did you show him?")
+    history = [{"role": "user", "content": "What did you show him?"}, {"role": "assistant", "content": first.answer}]
+    why = iv.answer("k", "Why?", history=history)
+    assert why.mode == "composed" and why.reason == "follow-up: the reason told beside it", why.answer
+    assert why.answer not in first.answer and "cosmetic" in why.answer   # 001: "...not only a cosmetic problem"
