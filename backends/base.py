@@ -37,6 +37,8 @@ class StreamCut(BackendError):
 class Backend:
     name = "base"
     in_process = False   # True: generation uses this machine's cores (answers are then taken one at a time)
+    capable = True       # False: a small model that copies and stitches (a bundled one, wherever it runs);
+                         # its drafts are held to the strict support check and yield to answering memories
 
     @property
     def model(self) -> str:

@@ -39,6 +39,7 @@ def _close_all():
 class LlamaCppBackend(Backend):
     name = "llamacpp"
     in_process = True
+    capable = False      # the bundled models, or a GGUF of your own on this machine's cores
 
     def __init__(self, model: str = "", model_path: str = "", threads: int = 2, context: int = 0,
                  data_dir: str = "data", **_):

@@ -20,6 +20,7 @@ import time
 from urllib.parse import urlparse
 
 from backends.base import Backend, GenerationOptions, StreamCut
+from backends.bundled import BUNDLED
 from core.errors import BackendError
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
@@ -59,6 +60,14 @@ class OpenAIBackend(Backend):
     @property
     def model(self) -> str:
         return self._model
+
+    @property
+    def capable(self) -> bool:
+        """A bundled model served by ``app.py model-server`` (its name) is as small as in process."""
+        return self._model not in BUNDLED
+
+    def writes(self, lang: str) -> bool:
+        return lang in BUNDLED[self._model].languages if self._model in BUNDLED else True
 
     @property
     def endpoint(self) -> str:

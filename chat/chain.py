@@ -9,9 +9,10 @@ Design choices:
   the answer is decided. A draft that does not answer the question, or not in character, is
   abandoned for the character's memories or an "I don't know" that fits the question.
 - The plan is made before any model call (``chat.plan``): memories that answer the question, a
-  false premise corrected, "and then?", or a draft; with an in-process model an answering memory is
-  the answer and no draft is waited for, and no model is asked to draft in a language it does not
-  write (``Backend.writes``: SmolLM2 writes English only). ``chat.compose`` words what is not drafted.
+  false premise corrected, "and then?", or a draft; with a small model (``Backend.capable`` is False:
+  a bundled one, in process or behind ``app.py model-server``) an answering memory is the answer, no
+  draft is waited for, and what it drafts is held to the strict support check; no model is asked to
+  draft in a language it does not write (``Backend.writes``: SmolLM2 writes English only). ``chat.compose`` words what is not drafted.
 - Probes that try to break character are answered by the card's deflections before any model call;
   ``/ooc`` asks the narrator. Everything a character sees goes through ``Card.knowledge``.
 - With an in-process model, answers are computed one at a time per process (llama.cpp's threads
@@ -69,7 +70,7 @@ class Interviewer:
         self._one_at_a_time = threading.Lock() if self.backend.in_process else contextlib.nullcontext()
         self.guard = Guard(get_verifier(settings.verifier, self.searcher.store.embedder,
                                         judge_backend(settings) if settings.judge_base_url else self.backend,
-                                        in_process=self.backend.in_process))
+                                        small_model=not self.backend.capable))
         self.planner = Planner(self.searcher, self.searcher.store.embedder)
         self._warmed, self._warm_cards = False, set()
         self.last_prompt: list[dict] = []
@@ -216,9 +217,9 @@ class Interviewer:
         card, lang = s["card"], s["lang"]
         forbidden = (card.voice, *(str(f["text"]) for f in card.facts), *prompts()["persona_system"].split("\n"))
         answering = {id(m) for m in s["plan"]["memories"]}
-        if not self.backend.in_process:   # a capable model answers from what it was given, not from a neighbour
+        if self.backend.capable:   # a capable model answers from what it was given, not from a neighbour
             answering |= {id(m) for m, _ in mems}
-        near = ON_POINT_PASSAGES if self.backend.in_process else s["k"]
+        near = s["k"] if self.backend.capable else ON_POINT_PASSAGES
         said = C.said_before(s["history"])
         kind = C.question_type(s["question"])
 
@@ -242,7 +243,7 @@ class Interviewer:
                 v = self.guard.check([sentence], draft.units, lang, forbidden)[0]
             if v.supported and C.repeats(v.text, s["history"]):
                 v.supported, v.reasons = False, ["the character already said this in this conversation"]
-            elif v.supported and self.backend.in_process and not (s["ooc"] or C.first_person(v.text, lang)):
+            elif v.supported and not self.backend.capable and not (s["ooc"] or C.first_person(v.text, lang)):
                 v.supported, v.reasons = False, ["not in the character's own voice (a small model copying a passage)"]
             return v
 
@@ -252,7 +253,7 @@ class Interviewer:
                 return False     # what the character already said in this conversation answers nothing new
             if not C.declines(v.text, lang) and not C.gives(kind, v.text, lang):
                 return False     # a name or number question is not answered by a sentence without one
-            return (C.declines(v.text, lang) and not self.backend.in_process) or any(
+            return (C.declines(v.text, lang) and self.backend.capable) or any(
                 (units[e].kind == "passage" and units[e].ref < near) or
                 (units[e].kind == "memory" and id(mems[units[e].ref][0]) in answering) for e in v.evidence)
 
@@ -264,7 +265,7 @@ class Interviewer:
                 failed.append(exc)
 
         draft = Draft(check, on_point, lambda text: s["ooc"] or C.first_person(text, lang),
-                      max_fails=MAX_FAILS if self.backend.in_process else SERVER_MAX_FAILS)
+                      max_fails=SERVER_MAX_FAILS if self.backend.capable else MAX_FAILS)
         preparing, failed = None, []   # a server model writes elsewhere: meanwhile the evidence is made ready here
         if s["use_retrieval"] and not self.backend.in_process:
             preparing = threading.Thread(target=prepare, name="prepare-evidence", daemon=True)

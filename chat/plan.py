@@ -4,7 +4,7 @@ Design choices:
 - A memory *answers* the question when one of its reader questions matches it (``ANSWER_MIN``,
   calibrated on half of the eval set, ``evals/calibrate_memories.py``) and, for a name or number
   question, holds a name or number; up to two answering
-  memories are the answer with an in-process model, whose drafts rarely survive the guard.
+  memories are the answer with a small model (a bundled one), whose drafts rarely survive the guard.
 - "and then?" takes the next memory in story order after the last one said; a memory already said
   is not said again unless the same question is asked again.
 - A false premise - a question word, number or name nothing in the character's scope grounds, read
@@ -75,7 +75,7 @@ class Planner:
         topic = max(fresh, key=lambda m: m.answers + m.about, default=None)
         if premise and topic and ANSWER_NEAR <= topic.answers < ANSWER_MIN:
             return {"mode": "correct", "memories": [topic.memory], "reason": f"false premise: {premise}"}
-        if answering and backend.in_process:
+        if answering and not backend.capable:
             return {"mode": "compose", "memories": answering}
         near = [] if answering or kind else [
             m.memory for m in fresh[:NEAR_CANDIDATES]

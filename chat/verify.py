@@ -75,7 +75,7 @@ class Verifier:
     name = ""
 
     @classmethod
-    def build(cls, embedder, backend=None, in_process: bool = False) -> "Verifier":
+    def build(cls, embedder, backend=None, small_model: bool = False) -> "Verifier":
         raise NotImplementedError
 
     def check(self, sentences: list[str], units: list[Evidence], lang: str) -> list[Verdict]:
@@ -97,8 +97,8 @@ class OfflineVerifier(Verifier):
     name = "offline"
 
     @classmethod
-    def build(cls, embedder, backend=None, in_process: bool = False) -> "OfflineVerifier":
-        return cls(embedder, settings_data()["in_process"] if in_process else None)
+    def build(cls, embedder, backend=None, small_model: bool = False) -> "OfflineVerifier":
+        return cls(embedder, settings_data()["small_model"] if small_model else None)
 
     def __init__(self, embedder, thresholds: dict | None = None):
         self.embedder = embedder
@@ -222,8 +222,8 @@ class LLMVerifier(Verifier):
     name = "llm"
 
     @classmethod
-    def build(cls, embedder, backend=None, in_process: bool = False) -> "LLMVerifier":
-        return cls(backend, OfflineVerifier.build(embedder, in_process=in_process))
+    def build(cls, embedder, backend=None, small_model: bool = False) -> "LLMVerifier":
+        return cls(backend, OfflineVerifier.build(embedder, small_model=small_model))
 
     def __init__(self, backend, fallback: Verifier):
         self.backend, self.fallback = backend, fallback
@@ -275,9 +275,9 @@ class LLMVerifier(Verifier):
 VERIFIERS: dict[str, type[Verifier]] = {cls.name: cls for cls in (OfflineVerifier, LLMVerifier)}
 
 
-def get_verifier(name: str, embedder, backend=None, in_process: bool = False) -> Verifier:
+def get_verifier(name: str, embedder, backend=None, small_model: bool = False) -> Verifier:
     """``offline`` (default, no model call) or ``llm`` (``backend`` judges, offline as fallback).
-    ``in_process``: the drafts come from a model on this machine (a small one): stricter thresholds."""
+    ``small_model``: the drafts come from a small model (a bundled one, in process or served): stricter thresholds."""
     if name not in VERIFIERS:
         raise UnknownNameError("verifier", name, VERIFIERS)
-    return VERIFIERS[name].build(embedder, backend, in_process)
+    return VERIFIERS[name].build(embedder, backend, small_model)

@@ -80,3 +80,20 @@ def test_gemma_is_selectable_by_name(tmp_path):
     assert b.model == "gemma3-270m"
     assert b.complete(MSG, GenerationOptions(temperature=0.0, max_tokens=4, seed=1)) is not None
     assert (tmp_path / "models" / "gemma-3-270m-q4_k_m.gguf").stat().st_size > 100_000_000
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_a_bundled_model_is_held_as_small_wherever_it_runs(name, backends, tmp_path):
+    """SmolLM2 in process or behind `app.py model-server`: the strict support check, English drafts only."""
+    from chat.chain import Interviewer
+    from chat.verify import settings_data
+
+    b = backends[name]
+    assert b.capable is False and b.writes("en") and not b.writes("de")
+    iv = Interviewer(load_settings({"data_dir": str(tmp_path)}, env={}), backend=b)
+    assert iv.guard.verifier.t["max_informative"] == settings_data()["small_model"]["max_informative"] == 0
+
+
+def test_a_model_of_your_own_behind_a_server_is_taken_as_capable():
+    b = get_backend(load_settings({"backend": "openai", "model": "gpt-4o", "base_url": "http://127.0.0.1:9/v1"}, env={}))
+    assert b.capable and b.writes("de")

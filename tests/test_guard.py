@@ -137,7 +137,7 @@ def test_a_model_on_this_machine_may_bring_in_no_informative_word(embedder):
     tolerated in a capable model's paraphrase, not in theirs."""
     sentence = ["I burned my face with liquid oxygen in the hospital laboratory."]
     assert get_verifier("offline", embedder).check(sentence, EVIDENCE, "en")[0].supported
-    strict = get_verifier("offline", embedder, in_process=True).check(sentence, EVIDENCE, "en")[0]
+    strict = get_verifier("offline", embedder, small_model=True).check(sentence, EVIDENCE, "en")[0]
     assert not strict.supported and "hospital" in " ".join(strict.reasons)
 
 
@@ -151,5 +151,5 @@ def test_a_correction_may_deny_the_questions_words(embedder, sentence, ok):
     units = [*EVIDENCE, Evidence("Did you burn your face with acid?", "en", -1, "question")]
     v = get_verifier("offline", embedder).check([sentence], units, "en")[0]
     assert v.supported is ok, v.reasons
-    strict = get_verifier("offline", embedder, in_process=True).check([sentence], units, "en")[0]
+    strict = get_verifier("offline", embedder, small_model=True).check([sentence], units, "en")[0]
     assert not strict.supported   # a small model negates the question back whatever the truth
