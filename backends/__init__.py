@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from backends.base import Backend, GenerationOptions, StreamCut
+from backends.base import MODEL_CLASSES, Backend, GenerationOptions, StreamCut
 from backends.llamacpp import LlamaCppBackend
 from backends.openai_compat import OpenAIBackend
 from core.errors import UnknownNameError
@@ -24,10 +24,14 @@ def get_backend(settings) -> Backend:
     """Build the configured backend (cheap: nothing loads or connects until first use)."""
     if settings.backend not in BACKENDS:
         raise UnknownNameError("backend", settings.backend, BACKENDS)
-    return BACKENDS[settings.backend](
+    if settings.model_class not in MODEL_CLASSES:
+        raise UnknownNameError("model class", settings.model_class, MODEL_CLASSES)
+    backend = BACKENDS[settings.backend](
         model=settings.model, model_path=settings.model_path, base_url=settings.base_url,
         threads=settings.threads, context=settings.context, timeout=settings.timeout,
         retries=settings.retries, data_dir=settings.data_dir)
+    backend.model_class = settings.model_class
+    return backend
 
 
 def judge_backend(settings) -> Backend:

@@ -34,11 +34,23 @@ class StreamCut(BackendError):
         self.partial = partial
 
 
+MODEL_CLASSES = {"auto": None, "small": False, "capable": True}   # None: the backend judges by its model
+
+
 class Backend:
     name = "base"
     in_process = False   # True: generation uses this machine's cores (answers are then taken one at a time)
-    capable = True       # False: a small model that copies and stitches (a bundled one, wherever it runs);
-                         # its drafts are held to the strict support check and yield to answering memories
+    model_class = "auto"   # the `model_class` setting: auto, small or capable (get_backend sets it)
+
+    @property
+    def capable(self) -> bool:
+        """False for a small model that copies and stitches (a bundled one, wherever it runs, or one
+        declared ``small``): its drafts get the strict support check and yield to answering memories."""
+        return MODEL_CLASSES[self.model_class] if MODEL_CLASSES.get(self.model_class) is not None \
+            else self.capable_by_default()
+
+    def capable_by_default(self) -> bool:
+        return True
 
     @property
     def model(self) -> str:

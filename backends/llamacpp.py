@@ -39,7 +39,6 @@ def _close_all():
 class LlamaCppBackend(Backend):
     name = "llamacpp"
     in_process = True
-    capable = False      # the bundled models, or a GGUF of your own on this machine's cores
 
     def __init__(self, model: str = "", model_path: str = "", threads: int = 2, context: int = 0,
                  data_dir: str = "data", **_):
@@ -71,6 +70,9 @@ class LlamaCppBackend(Backend):
 
     def load(self) -> None:
         self.worker().load()
+
+    def capable_by_default(self) -> bool:
+        return False      # the bundled models, or a GGUF of your own on this machine's cores
 
     def writes(self, lang: str) -> bool:
         return bool(self._path) or lang in bundled(self._name).languages   # a GGUF of your own: every language

@@ -61,8 +61,7 @@ class OpenAIBackend(Backend):
     def model(self) -> str:
         return self._model
 
-    @property
-    def capable(self) -> bool:
+    def capable_by_default(self) -> bool:
         """A bundled model served by ``app.py model-server`` (its name) is as small as in process."""
         return self._model not in BUNDLED
 

@@ -52,6 +52,9 @@ def _backend_flags(p: argparse.ArgumentParser):
     g.add_argument("--model", help="bundled model name for llamacpp (smollm2, gemma3-270m) or the model name "
                                    f"for openai (env {FIELDS['model'].env})")
     g.add_argument("--model-path", help=f"any GGUF file for llamacpp (env {FIELDS['model_path'].env})")
+    g.add_argument("--model-class", help="auto (default: a bundled model is small wherever it runs, others capable), "
+                                         "small (the strict support check for a small model of your own) or capable "
+                                         f"(env {FIELDS['model_class'].env})")
     g.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:11434/v1 "
                                       f"(env {FIELDS['base_url'].env}); the key comes from OPENAI_API_KEY")
     g.add_argument("--threads", type=int, help=f"llama.cpp threads (env {FIELDS['threads'].env}, default 2)")

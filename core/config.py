@@ -56,6 +56,7 @@ FIELDS: dict[str, Field] = {
     "judge_model": Field("FACE_JUDGE_MODEL", "", str),
     "verifier": Field("FACE_VERIFIER", "offline", str),
     "vector_cache": Field("FACE_VECTOR_CACHE", "", str),
+    "model_class": Field("FACE_MODEL_CLASS", "auto", str),
 }
 
 
@@ -83,6 +84,7 @@ class Settings:
     judge_model: str
     verifier: str
     vector_cache: str
+    model_class: str
 
     def public(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

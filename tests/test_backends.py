@@ -94,6 +94,14 @@ def test_a_bundled_model_is_held_as_small_wherever_it_runs(name, backends, tmp_p
     assert iv.guard.verifier.t["max_informative"] == settings_data()["small_model"]["max_informative"] == 0
 
 
-def test_a_model_of_your_own_behind_a_server_is_taken_as_capable():
-    b = get_backend(load_settings({"backend": "openai", "model": "gpt-4o", "base_url": "http://127.0.0.1:9/v1"}, env={}))
-    assert b.capable and b.writes("de")
+def test_a_model_of_your_own_is_capable_unless_declared_small():
+    def backend(**kw):
+        return get_backend(load_settings({"backend": "openai", "model": "gpt-4o", "base_url": "http://127.0.0.1:9/v1",
+                                          **kw}, env={}))
+
+    assert backend().capable and backend().writes("de")
+    assert not backend(model_class="small").capable                      # an Ollama 0.5B, say
+    assert not backend(model="smollm2").capable and backend(model="smollm2", model_class="capable").capable
+    assert get_backend(load_settings({"model_class": "capable"}, env={})).capable   # a big GGUF of your own
+    with pytest.raises(UnknownNameError, match="unknown model class .huge.; choose one of: auto, capable, small"):
+        backend(model_class="huge")
