@@ -46,8 +46,8 @@ class Backend:
     def capable(self) -> bool:
         """False for a small model that copies and stitches (a bundled one, wherever it runs, or one
         declared ``small``): its drafts get the strict support check and yield to answering memories."""
-        return MODEL_CLASSES[self.model_class] if MODEL_CLASSES.get(self.model_class) is not None \
-            else self.capable_by_default()
+        declared = MODEL_CLASSES.get(self.model_class)
+        return self.capable_by_default() if declared is None else declared
 
     def capable_by_default(self) -> bool:
         return True

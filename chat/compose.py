@@ -6,9 +6,10 @@ Design choices:
 - Patterns and lines are data (``prompts.yaml``: ``followups``, ``question_types``,
   ``abstain_by_type``, ``correction``); these are small functions around them.
 - A memory already said in this conversation is not said again unless the same question is asked
-  again, nor the same "I don't know" while the character has another wording of it; "and then?" takes the next memory in story order after the last one said (within the
-  story point: the candidates are the memories in scope); "why?" takes a memory told right beside
-  the last one in its source (where the texts give reasons).
+  again, nor the same "I don't know" while the character has another wording of it. "And then?"
+  takes the next memory in story order after the last one said (within the story point: the
+  candidates are the memories in scope); "why?" takes a memory told from the same sentence as the
+  last one or right beside it in its source (where the texts give reasons).
 - ``without_draft`` builds that answer (an ``Answer`` with per-sentence citations); ``gives``
   tells whether a sentence holds the name or number a question asks for.
 - A false premise is a question whose informative words, numbers or names the evidence does not
@@ -66,7 +67,7 @@ def first_person(text: str, lang: str) -> bool:
     return bool(_patterns()["first_person"][lang].search(text))
 
 
-def typed_abstain(card, lang: str, question: str, seed: int, history: list[dict] = ()) -> str:
+def typed_abstain(card, lang: str, question: str, seed: int, history=()) -> str:
     """An in-character "I don't know / I won't say" that fits the question, and, while another
     wording is left, not the one the character already gave in this conversation."""
     kind = question_type(question)

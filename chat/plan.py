@@ -5,8 +5,9 @@ Design choices:
   calibrated on half of the eval set, ``evals/calibrate_memories.py``) and, for a name or number
   question, holds a name or number; up to two answering
   memories are the answer with a small model (a bundled one), whose drafts rarely survive the guard.
-- "and then?" takes the next memory in story order after the last one said; a memory already said
-  is not said again unless the same question is asked again.
+- "and then?" takes the next memory in story order after the last one said; "why?", when no memory
+  answers it, one told beside the last one said; a memory already said is not said again unless the
+  same question is asked again.
 - A false premise - a question word, number or name nothing in the character's scope grounds, read
   by the offline support check - is corrected from the memory about its topic, when that memory is
   near (``ANSWER_NEAR``) but does not answer, and no other memory answers: a memory that answers
