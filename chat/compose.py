@@ -72,7 +72,16 @@ def typed_abstain(card, lang: str, question: str, seed: int, history=()) -> str:
     wording is left, not the one the character already gave in this conversation."""
     kind = question_type(question)
     lines = prompts()["abstain_by_type"].get(kind, {}).get(lang) if kind else None
-    options = lines or card.options("abstain", lang)
+    return _unsaid(lines or card.options("abstain", lang), seed, history)
+
+
+def not_known(card, lang: str, seed: int, history=()) -> str:
+    """Honest ignorance of what has not happened yet for the character, in the card's own words
+    and without a hint that it will (not fitted to the question: "When exactly?" would be one)."""
+    return _unsaid(card.options("abstain", lang), seed, history)
+
+
+def _unsaid(options: list[str], seed: int, history) -> str:
     said = said_before(history)
     order = [options[(seed + i) % len(options)] for i in range(len(options))]
     return next((x for x in order if _norm(x) not in said), order[0])
@@ -175,6 +184,7 @@ def without_draft(s, plan: dict, cites, base: dict) -> Answer:
         text = c["renderings"].get(lang) or c["text"]
         return Answer(answer=text, mode="composed", abstained=False, citations=cites.items,
                       sentences=[said_item(text, hits[0].score, [cites.of_chunk(c)])], **base)
-    text = typed_abstain(card, lang, s["question"], s["seed"], s["history"])
+    text = not_known(card, lang, s["seed"], s["history"]) if plan.get("unknown") else \
+        typed_abstain(card, lang, s["question"], s["seed"], s["history"])
     return Answer(answer=text, mode="abstained", abstained=True, reason=plan.get("reason") or "nothing answers it",
                   sentences=[said_item(text, 0.0, [])], **base)

@@ -5,8 +5,9 @@ Design choices:
   the search keys do for passages). A question is matched question to question (both embedded as
   e5 queries): ``answers`` is the best similarity to any of them. ``about`` is the old topical
   similarity of the question to the memory text (best language), kept for ranking evidence.
-- A memory answers when ``answers >= ANSWER_MIN`` (calibrated in ``chat/plan.py``); otherwise it
-  is evidence at most, never the answer.
+- A memory answers when its reader questions *agree* with the question: ``agree``, the mean
+  similarity of its three nearest, ``>= ANSWER_MIN`` (calibrated in ``chat/plan.py``); one phrasing
+  near by chance does not make an answer. Otherwise it is evidence at most, never the answer.
 - Questions about the character themself ("Tell me about yourself", "Чем вы занимаетесь?") are
   answered by the card's identity memory - the one whose reader questions include "Who are you?"
   (or "Кто вы?", "Wer sind Sie?") - which also carries every phrasing in
@@ -34,6 +35,8 @@ import yaml
 
 from retrieval.corpus import LANGUAGES
 
+AGREE = 3   # reader questions averaged for ``agree``: one phrasing near by chance is not an answer
+
 
 @lru_cache(maxsize=1)
 def self_questions() -> dict[str, list[str]]:
@@ -47,9 +50,10 @@ def self_questions() -> dict[str, list[str]]:
 @dataclass(frozen=True)
 class Match:
     memory: object
-    answers: float   # best question-to-question similarity (does it answer this?)
+    answers: float   # best question-to-question similarity (how near its nearest reader question is)
     about: float     # question-to-text similarity (is it on this topic?)
     self_answers: float = 0.0   # best similarity to the self-question phrasings (the identity memory only)
+    agree: float = 0.0   # mean similarity of its AGREE nearest reader questions (does it answer this?)
 
 
 class MemoryIndex:
@@ -103,12 +107,17 @@ class MemoryIndex:
         q = self.embedder.embed_query(query)
         about = (self.vectors(card) @ q).max(axis=1)
         answers, selfish = np.zeros(len(card.memories)), np.zeros(len(card.memories))
+        agree = np.zeros(len(card.memories))
         qv, owner, is_self = self._questions(card)
         if len(owner):
             sims = qv @ q
             np.maximum.at(answers, owner[~is_self], sims[~is_self])
             np.maximum.at(selfish, owner[is_self], sims[is_self])
+            for i in range(len(card.memories)):
+                own = np.sort(sims[(owner == i) & ~is_self])[::-1][:AGREE]
+                agree[i] = own.mean() if len(own) else 0.0
         ok = set(map(id, allowed)) if allowed is not None else None
         order = np.lexsort((-about, -np.maximum(answers, selfish)))
-        return [Match(card.memories[i], float(answers[i]), float(about[i]), float(selfish[i])) for i in order
+        return [Match(card.memories[i], float(answers[i]), float(about[i]), float(selfish[i]), float(agree[i]))
+                for i in order
                 if ok is None or id(card.memories[i]) in ok][:k]

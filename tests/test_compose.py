@@ -1,0 +1,36 @@
+"""Pure units of composing an answer from the card: what kind of fact a question asks for (it picks
+the "I don't know" that fits), and the card's lines that say it."""
+import pytest
+
+from characters import get_card
+from chat.compose import not_known, question_type
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("What is your wife's name?", "name"),
+    ("Wie hieß eigentlich deine ältere Schwester?", "name"),
+    ("Как назывался отель?", "name"),
+    ("Как звали вашу сестру?", "name"),
+    ("How many notebooks did you write?", "number"),
+    ("Сколько дней ушло на маску?", "number"),
+    ("Where did you go after the dinner?", "place"),
+    ("Wohin bist du danach gegangen?", "place"),
+    ("When did you meet her?", "time"),
+    ("And when was that?", "time"),
+    ("Когда это было?", "time"),
+    ("Wann war das?", "time"),
+    ("When the bandaged man came back, did he pretend not to know?", None),   # asks yes or no, not when
+    ("Why did you buy an air pistol?", None),
+])
+def test_question_types(question, kind):
+    assert question_type(question) == kind
+
+
+@pytest.mark.parametrize("character", ["hero", "wife", "doctor", "k", "girl", "daughter"])
+@pytest.mark.parametrize("lang", ["en", "ru", "de"])
+def test_not_known_is_the_cards_own_and_not_said_twice_in_a_row(character, lang):
+    card = get_card(character)
+    first = not_known(card, lang, seed=0)
+    again = not_known(card, lang, seed=0, history=[{"role": "assistant", "content": first}])
+    assert first in card.options("abstain", lang) and again in card.options("abstain", lang)
+    assert first != again
