@@ -1,10 +1,11 @@
 """The plan: what an answer will be, decided before any model call where it can be.
 
 Design choices:
-- A memory *answers* the question when its reader questions agree with it (``agree``, the mean of its
-  three nearest, >= ``ANSWER_MIN``, calibrated on half of the eval set, ``evals/calibrate_memories.py``;
-  one phrasing near by chance is not enough) and, for a name or number question, holds a name or
-  number. With a small model (a bundled one), whose drafts rarely survive the guard, the best
+- A memory *answers* the question when it is the nearest (its nearest reader question is) and its
+  reader questions agree with it (``agree``, the mean of its three nearest, >= ``ANSWER_MIN``,
+  calibrated on half of the eval set, ``evals/calibrate_memories.py``; one phrasing near by chance
+  is not enough) and, for a name or number question, holds a name or number; a memory further down
+  that agrees is a neighbour ("What did you write in your letter?" is not answered by who she is). With a small model (a bundled one), whose drafts rarely survive the guard, the best
   answering memory is the answer; a second one only when it also cites one of the passages the
   question finds first (alone, a second one past the line conveys a gold fact the first lacks in
   4 of the eval's 55 such pairs and adds a neighbouring memory in 39; a capable model drafts from both).
@@ -29,6 +30,7 @@ Design choices:
 from __future__ import annotations
 
 import threading
+from itertools import takewhile
 
 from chat import compose as C
 from chat.evidence import units_for
@@ -69,8 +71,8 @@ class Planner:
         said = C.said_before(history)
         fresh = [m for m in matches if C.asked_before(q, history) or not C.is_said(m.memory, lang, said)]
         kind = C.question_type(q)
-        answering = [m.memory for m in fresh   # and a name question wants a name
-                     if answers(m) and C.gives(kind, m.memory.text[lang], lang)][:2]
+        answering = [m.memory for m in takewhile(   # the nearest first; and a name question wants a name
+            lambda m: answers(m) and C.gives(kind, m.memory.text[lang], lang), fresh[:2])]
         if C.followup(q) == "next":
             last = C.last_said([m.memory for m in matches], lang, history) or next(
                 (m.memory for m in matches if m.answers >= ANSWER_NEAR), None)   # what the last question was about

@@ -142,7 +142,11 @@ def test_an_eval_run_counts_a_crash_as_an_error_and_goes_on(hold, shared_setting
     from evals.dataset import DATASETS_DIR, load_items
     from evals.runner import run_evals
 
-    items = [i for i in load_items([DATASETS_DIR / "heldout.jsonl"]) if i.kind == "fact"][:2]
+    from dataclasses import replace
+
+    base = next(i for i in load_items([DATASETS_DIR / "heldout.jsonl"]) if i.kind == "fact" and i.language == "en")
+    items = [replace(base, id=f"w{n}", character="wife", question=q) for n, q in enumerate(   # no memory answers
+        ("What did you think of the stranger's voice?", "What was the weather like that day?"))]   # these: drafts
     iv = Interviewer(shared_settings, searcher=searcher)
     hold.arm()
     killer = threading.Thread(target=hold.kill, args=(signal.SIGSEGV,))
