@@ -161,7 +161,8 @@ def main(argv=None) -> int:
             args.func = C.cmd_ui
         return args.func(args)
     except FaceError as exc:  # always one line, even when the message quotes input with newlines
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
+        line = " ".join(str(exc).split()).encode("utf-8", "backslashreplace").decode("utf-8")   # argv may hold
+        print("error: " + line, file=sys.stderr)                                # undecodable bytes (surrogates)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from characters.card_v2 import import_file
 from chat.inputs import MAX_MESSAGE_TOKENS, clean_message
@@ -57,6 +57,7 @@ argv_tail = st.lists(st.one_of(st.text(st.characters(exclude_characters="\x00"),
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(SAFE_COMMANDS), argv_tail)
+@example(["events"], ["\udcff"])   # an argument the OS could not decode (a surrogate) once broke the error line
 def test_cli_never_shows_a_traceback(capsys, tmp_path_factory, command, tail):
     data = str(tmp_path_factory.getbasetemp() / "prop-data")
     # no model can load and the store is a closed port: every path ends fast, in a result or an error
