@@ -13,7 +13,7 @@ a name or number question asks for never answers. A threshold is right for an it
   languages misses a third of what a Russian or German memory says), or no memory passes and none
   would have conveyed one;
 - unanswerable / timeline: no memory passes it (a neighbouring memory is not an answer);
-- false premise: left out here (they are corrected, see ``chat.plan.Planner.premise``).
+- false premise: left out here (they are corrected, see ``chat.plan.Planner.unknown``).
 The threshold with the most right items on the calibration half is printed with both halves'
 figures, per kind. Nothing here is used at run time.
 """
