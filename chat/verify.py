@@ -92,6 +92,17 @@ class Verifier:
         """Do ahead what checking against ``units`` needs (while a model server is still writing)."""
 
 
+def _distinct(order: list, pieces: list) -> list:
+    """Indices in ``order`` less those whose text an earlier one has (one sentence in two
+    overlapping passages is one piece of support, so the next-best unit may count too)."""
+    seen, out = set(), []
+    for j in order:
+        if pieces[j][1] not in seen:
+            seen.add(pieces[j][1])
+            out.append(j)
+    return out
+
+
 class OfflineVerifier(Verifier):
     """No model call: informative words grounded, specifics present, negation agreeing, on topic."""
     name = "offline"
@@ -157,7 +168,8 @@ class OfflineVerifier(Verifier):
                      for w in dict.fromkeys(content_words(s, s_lang))]
             order = list(np.argsort(-sims[n])) if pieces else []
             same = [j for j in order if units[pieces[j][0]].lang == s_lang][:1]
-            rests_on = list(dict.fromkeys(pieces[j][0] for j in order[:4] if sims[n][j] >= self.t["sim_min"]))[:2]
+            rests_on = list(dict.fromkeys(pieces[j][0] for j in _distinct(order, pieces)[:4]
+                                          if sims[n][j] >= self.t["sim_min"]))[:2]
             out.append({
                 "sentence": s, "lang": s_lang, "sim": float(sims[n].max()) if pieces else 0.0,
                 "words": words,   # (word, zipf, grounded, conversational) for every content word

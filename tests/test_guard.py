@@ -153,3 +153,13 @@ def test_a_correction_may_deny_the_questions_words(embedder, sentence, ok):
     assert v.supported is ok, v.reasons
     strict = get_verifier("offline", embedder, small_model=True).check([sentence], units, "en")[0]
     assert not strict.supported   # a small model negates the question back whatever the truth
+
+
+def test_one_sentence_in_two_passages_is_one_piece_of_support(embedder):
+    """Two overlapping passages hold the same sentence: the verdict rests on it once and on the
+    next-best unit too (a memory that answers the question may make the sentence on point)."""
+    same = "I burned my face with liquid oxygen during an experiment in my laboratory."
+    units = [Evidence(same, "en", 0), Evidence(same, "en", 1),
+             Evidence("My face was burned by liquid oxygen in an experiment in the lab.", "en", 0, "memory")]
+    v = get_verifier("offline", embedder).check(["I burned my face with liquid oxygen in my laboratory."], units, "en")[0]
+    assert v.supported and sorted(units[e].kind for e in v.evidence) == ["memory", "passage"], v.evidence
