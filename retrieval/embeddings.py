@@ -11,6 +11,8 @@ Design choices:
   model is an e5 model, the prefixes are added here, since such servers embed raw text.
 - SDKs are imported inside the class on first use and a missing one names the fix; nothing heavy
   happens at import or in a constructor.
+- A question is embedded once: the last ``QUERIES_KEPT`` query vectors are kept (read-only), since
+  passage search and memory ranking both ask for the same question's vector.
 
 Worked example::
 
@@ -22,10 +24,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
 from core.errors import EmbeddingError, UnknownNameError
+
+QUERIES_KEPT = 256
 
 
 def _normalise(rows) -> np.ndarray:
@@ -50,6 +55,9 @@ class Embedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Several questions at once, each embedded as a query (question-to-question matching)."""
         return np.stack([self.embed_query(t) for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    def forget_queries(self) -> None:
+        """Drop kept query vectors (benchmarks time the embedding as well)."""
 
     @property
     def model_id(self) -> str:
@@ -79,6 +87,7 @@ class E5Local(Embedder):
 
     def __init__(self, model: str = "", base_url: str = "", batch_size: int = 32):
         self.batch_size = batch_size
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def model_id(self) -> str:
@@ -98,7 +107,18 @@ class E5Local(Embedder):
     def embed_query(self, text):
         lib = self._lib()
         with self._lock:
-            return _normalise(lib.query(text))[0]
+            vec = self._queries.get(text)
+            if vec is None:
+                vec = _normalise(lib.query(text))[0]
+                vec.setflags(write=False)
+                self._queries[text] = vec
+                if len(self._queries) > QUERIES_KEPT:
+                    self._queries.popitem(last=False)
+            return vec
+
+    def forget_queries(self):
+        with self._lock:
+            self._queries.clear()
 
     def embed_queries(self, texts):
         return self._batched(self._lib().query, texts)

@@ -44,3 +44,12 @@ def test_unreachable_embeddings_server_names_the_endpoint_and_the_fix():
     emb.timeout = 2
     with pytest.raises(EmbeddingError, match="127.0.0.1.*FACE_EMBED_BASE_URL"):
         emb.embed_query("hello")
+
+
+def test_a_question_is_embedded_once_and_its_vector_cannot_be_changed():
+    emb = get_embedder("e5-local")
+    first = emb.embed_query("What did K. show you?")
+    assert emb.embed_query("What did K. show you?") is first and not first.flags.writeable
+    emb.forget_queries()
+    again = emb.embed_query("What did K. show you?")
+    assert again is not first and np.allclose(again, first)
