@@ -40,6 +40,7 @@ class Memory:
     questions: dict = field(default_factory=dict)   # lang -> reader questions this memory answers
     known: str = "present"          # how the speaker knows it: present | told by <id> | witnessed | from the notebooks
     after: int = 0                  # story order from which the speaker knows it (0: as soon as it happened)
+    order: int = 0                  # its place in the card: memories told from one sentence follow in this order
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,14 @@ def _load_card(path: Path, corpus: Corpus) -> Card:
     orders = {e.id: e.order for e in corpus.events}
     scope = d["scope"]
     memories = []
-    for m in d.get("memories", []):
+    for no, m in enumerate(d.get("memories", [])):
         cited = [segs[(c["seed"], c["start"])] for c in m["cites"]]
         events = tuple(dict.fromkeys(e for s in cited for e in s.events))
         known = m.get("known", "present")
         after = orders[scope["learns_all_at"]] if known == "from the notebooks" else 0
         memories.append(Memory(dict(m["text"]), tuple((s.source_file, s.start) for s in cited), events,
                                cited[0].work, max(orders[e] for e in events),
-                               {lang: tuple(q) for lang, q in (m.get("questions") or {}).items()}, known, after))
+                               {lang: tuple(q) for lang, q in (m.get("questions") or {}).items()}, known, after, no))
     return Card(d["id"], d["name"], tuple(d.get("aliases", [])), tuple(d["works"]), d["description"],
                 d.get("voice", ""), dict(d["as_of"]), frozenset(scope.get("events", [])),
                 scope.get("learns_all_at"), tuple(d.get("facts", [])), tuple(memories),

@@ -128,8 +128,9 @@ def last_said(memories, lang: str, history: list[dict]):
 
 
 def story_key(memory) -> tuple:
-    """Story order: the memory's latest event, then where in the source it is told."""
-    return (memory.work, memory.event_max, min(start for _, start in memory.cites))
+    """Story order: the memory's latest event, then where in the source it is told, then its place
+    in the card (two memories told from one sentence: "I tried to help him" before "he would not let me")."""
+    return (memory.work, memory.event_max, min(start for _, start in memory.cites), memory.order)
 
 
 def next_memory(memories, last, lang: str, said: str):
@@ -139,7 +140,7 @@ def next_memory(memories, last, lang: str, said: str):
     return later[0] if later else None
 
 
-REASON_SPAN = 2   # "why?": a reason told at most this many sentences from what it explains
+REASON_SPAN = 2   # "why?", "what did you say?": told at most this many sentences from what it belongs to
 
 
 @lru_cache(maxsize=4)
@@ -149,9 +150,10 @@ def _sentence_index(corpus) -> dict:
 
 
 def reason_memory(memories, last, lang: str, said: str, corpus):
-    """For "why?": a memory not said yet that the source tells from the same sentence as the last
-    one or right beside it (a text gives its reasons next to what they explain), the nearest first,
-    one told after before one told before; None if there is none."""
+    """For "why?" and "what did you say?": a memory not said yet that the source tells from the same
+    sentence as the last one or right beside it (a text gives its reasons, and the reply, next to what
+    they belong to), the nearest first,
+    one told after before one told before (in the source, then in the card); None if there is none."""
     index = _sentence_index(corpus)
     here = [(seed, index[(seed, start)]) for seed, start in last.cites if (seed, start) in index]
 
@@ -162,7 +164,8 @@ def reason_memory(memories, last, lang: str, said: str, corpus):
 
     near = [(d, m) for m in memories if m is not last and not is_said(m, lang, said)
             and (d := distance(m)) is not None and abs(d) <= REASON_SPAN]
-    return min(near, key=lambda x: (abs(x[0]), x[0] < 0))[1] if near else None
+    return min(near, key=lambda x: (abs(x[0]), x[0] < 0, x[1].order < last.order, abs(x[1].order - last.order)))[1] \
+        if near else None
 
 
 def said_item(text: str, score: float, citations: list) -> dict:

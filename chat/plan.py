@@ -80,11 +80,13 @@ class Planner:
             if nxt or last:
                 return {"mode": "compose" if nxt else "abstain", "memories": [nxt] if nxt else [],
                         "reason": "follow-up: the next thing in story order"}
-        if C.followup(q) == "why" and not answering:   # no memory answers "<last question> why?" itself
+        asks = C.followup(q)
+        if asks in ("why", "detail") and not answering:   # no memory answers "<last question> why?" itself
             last = C.last_said([m.memory for m in matches], lang, history)
-            why = C.reason_memory([m.memory for m in matches], last, lang, said, self.searcher.corpus) if last else None
-            if why:
-                return {"mode": "compose", "memories": [why], "reason": "follow-up: the reason told beside it"}
+            beside = C.reason_memory([m.memory for m in matches], last, lang, said, self.searcher.corpus) if last else None
+            if beside:   # a text gives its reasons, and what was said back, next to what they belong to
+                return {"mode": "compose", "memories": [beside],
+                        "reason": f"follow-up: the {'reason' if asks == 'why' else 'detail'} told beside it"}
         wording = any(m.answers >= WORDING_MIN for m in fresh if m.memory in answering)
         whole = s["card"].knowledge(self.searcher.corpus, None)   # the character's scope at the end of the story
         unknown = [] if wording and s["flt"] == whole else self.unknown(s, s["flt"])

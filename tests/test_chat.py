@@ -260,3 +260,19 @@ def test_why_after_an_answer_takes_the_reason_told_beside_it(iv):
     why = iv.answer("k", "Why?", history=history)
     assert why.mode == "composed" and why.reason == "follow-up: the reason told beside it", why.answer
     assert why.answer not in first.answer and "cosmetic" in why.answer   # 001: "...not only a cosmetic problem"
+
+
+@pytest.mark.parametrize("character,first,then,want,reason", [
+    # "and then?": two memories told from one sentence follow in the card's order
+    ("wife", "How did you try to help him?", "And then?", "would not let me", "follow-up: the next thing in story order"),
+    ("wife", "Wie versuchen Sie, ihm zu helfen?", "Und dann?", "ließ es nicht zu", "follow-up: the next thing in story order"),
+    # "what did you say?": the reply told beside what was said
+    ("doctor", "What did he tell you at the second appointment?", "And what did you say?", "predicted",
+     "follow-up: the detail told beside it"),
+    ("doctor", "Что он сказал вам на втором приёме?", "А вы ему что сказали?", "предрёк", "follow-up: the detail told beside it"),
+])
+def test_a_follow_up_continues_from_the_last_answer(iv, character, first, then, want, reason):
+    a = iv.answer(character, first, as_of="wife_helps" if character == "wife" else None)
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": a.answer}]
+    b = iv.answer(character, then, history=history, as_of="wife_helps" if character == "wife" else None)
+    assert b.reason == reason and want in b.answer and b.answer not in a.answer, (a.answer, b.answer)
