@@ -86,7 +86,8 @@ class Card:
 
     def knowledge(self, corpus: Corpus, as_of: str | None = None) -> SearchFilter:
         points = self.story_points(corpus, as_of)
-        return SearchFilter(kinds=("plot",), as_of=points, events=self.known_events(corpus, points))
+        return SearchFilter(kinds=("plot", "portrait"), as_of=points, events=self.known_events(corpus, points),
+                            portraits_of=frozenset({self.id}))
 
     def memories_in(self, flt: SearchFilter) -> list[Memory]:
         """Memories whose cited sentences the filter admits (same rule as for passages), and that the

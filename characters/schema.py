@@ -70,7 +70,7 @@ def check_id(value) -> str:
     return value
 
 
-def _cites(v, where: str, segments: dict) -> list:
+def _cites(v, where: str, segments: dict, speaker: str = "") -> list:
     for i, c in enumerate(_list(v, where, 20)):
         here = f"{where}[{i}]"
         if not isinstance(c, dict) or set(c) != {"seed", "start"}:
@@ -80,8 +80,10 @@ def _cites(v, where: str, segments: dict) -> list:
         seg = segments.get((c["seed"], c["start"]))
         if seg is None:
             _fail(f"{here}.start", f"no sentence of {c['seed'][:60]} starts at {c['start']}")
-        if seg.kind != "plot":
+        if seg.kind == "opinion":
             _fail(here, "cites the critic's opinion, which is no memory")
+        if seg.kind == "portrait" and speaker not in seg.characters:
+            _fail(here, "cites the critic on another character's inner state, which this one cannot know")
     if not v:
         _fail(where, "needs at least one citation")
     return v
@@ -129,13 +131,13 @@ def validate(doc, corpus) -> dict:
         if not isinstance(f, dict):
             _fail(f"facts[{i}]", "must be {text, cites}")
         _text(f.get("text"), f"facts[{i}].text")
-        _cites(f.get("cites"), f"facts[{i}].cites", segments)
+        _cites(f.get("cites"), f"facts[{i}].cites", segments, doc["id"])
     for i, m in enumerate(_list(doc.get("memories", []), "memories")):
         where = f"memories[{i}]"
         if not isinstance(m, dict) or not set(m) <= {"text", "cites", "questions", "known"}:
             _fail(where, "must be {text, cites, questions, known}")
         _by_lang(m.get("text"), f"{where}.text", required=LANGUAGES)
-        _cites(m.get("cites"), f"{where}.cites", segments)
+        _cites(m.get("cites"), f"{where}.cites", segments, doc["id"])
         _by_lang(m.get("questions", {}), f"{where}.questions", required=(),
                  each=lambda qs, w: [_text(q, f"{w}[{j}]", 300) for j, q in enumerate(_list(qs, w, 20))])
         known = m.get("known", "present")

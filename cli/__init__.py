@@ -21,6 +21,7 @@ from cli import commands as C
 from cli.evals import add_evals_parser
 from core.config import FIELDS
 from core.errors import FaceError, UsageError
+from retrieval.corpus import KINDS, WORKS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("events", help="list the story timeline in story order")
-    p.add_argument("--work", choices=["novel", "film"])
+    p.add_argument("--work", choices=WORKS)
     p.add_argument("--json", action="store_true", help="print a JSON list")
     _store_flags(p)
     p.set_defaults(func=C.cmd_events)
@@ -91,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="hybrid cross-lingual search over the passages")
     p.add_argument("query")
     p.add_argument("--k", type=int, default=5, help="number of passages (default 5)")
-    p.add_argument("--work", choices=["novel", "film"])
-    p.add_argument("--kind", action="append", choices=["plot", "opinion"], help="only this kind (repeatable)")
+    p.add_argument("--work", choices=WORKS)
+    p.add_argument("--kind", action="append", choices=KINDS, help="only this kind (repeatable)")
     p.add_argument("--as-of", help="only passages up to this event id (see `events`)")
     p.add_argument("--json", action="store_true", help="print a JSON list, best first")
     _store_flags(p)

@@ -36,7 +36,8 @@ from core.errors import CorpusError, UsageError
 from retrieval.segment import split_sentences
 
 LANGUAGES = ("en", "ru", "de")
-KINDS = ("plot", "opinion")
+KINDS = ("plot", "portrait", "opinion")   # what happens; the critic on a character's state and doings (known to
+                                          # that character only); the critic's own view of the film
 WORKS = ("novel", "film")
 
 

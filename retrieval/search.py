@@ -43,7 +43,9 @@ class SearchFilter:
 
     ``as_of``: events, at most one per work; only those works, and in each only chunks whose latest
     event is not after it. ``events``: a knowledge scope; every event of a chunk must be in it.
-    ``characters``: only chunks mentioning one of them.
+    ``characters``: only chunks mentioning one of them. ``portraits_of``: a ``portrait`` chunk (the
+    critic on a character's state and doings) only if it is about one of them: a character knows
+    what is said of their own inner state, not of another's.
     """
 
     work: str | None = None
@@ -51,6 +53,7 @@ class SearchFilter:
     as_of: tuple[Event, ...] = ()
     events: frozenset | None = None
     characters: frozenset | None = None
+    portraits_of: frozenset | None = None
 
     def __post_init__(self):
         if self.work is not None and self.work not in WORKS:
@@ -86,6 +89,9 @@ class SearchFilter:
         if self.events is not None and not set(filter(None, meta["events"].split(","))) <= self.events:
             return False
         if self.characters is not None and not (set(filter(None, meta["characters"].split(","))) & self.characters):
+            return False
+        if (self.portraits_of is not None and meta["kind"] == "portrait"
+                and not set(filter(None, meta["characters"].split(","))) & self.portraits_of):
             return False
         return True
 

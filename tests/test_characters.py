@@ -55,7 +55,8 @@ def test_nothing_outside_scope_or_after_as_of_reaches_the_prompt(interviewer, ch
         ev = interviewer._retrieve(state)
         for h in ev["hits"]:
             c = h.chunk
-            assert c["kind"] == "plot" and _allowed(card, flt, c["work"], c["events"]), (q, c["id"])
+            own = c["kind"] == "portrait" and character in c["characters"]   # the critic on this character's state
+            assert (c["kind"] == "plot" or own) and _allowed(card, flt, c["work"], c["events"]), (q, c["id"])
         for m, _ in ev["memories"]:
             assert _allowed(card, flt, m.work, m.events), (q, m.text["en"])
         prompt = "\n".join(str(msg.content) for msg in interviewer._prompt({**state, "evidence": ev}))
@@ -189,3 +190,32 @@ def test_every_memory_is_something_its_speaker_could_know(character):
     wrong = [(m.text["en"][:60], why) for m in card.memories if (why := _could_know(card, m))]
     assert not wrong, wrong
     assert all(len(m.questions.get(lang, ())) >= 2 for m in card.memories for lang in ("en", "ru", "de"))
+
+
+def test_the_critic_on_a_characters_state_is_known_to_that_character_only():
+    """A ``portrait`` (the critic on the hero's emptiness, his newspaper, his wish to start anew)
+    is the hero's own inner state: his to know, not his wife's or his doctor's, at the same story point."""
+    portraits = [s for src in CORPUS.sources for s in src.segments if s.kind == "portrait"]
+    assert portraits and all(s.characters == ("hero",) for s in portraits)
+    for s in portraits:
+        meta = {"work": s.work, "kind": s.kind, "event_max": max(ORDERS[e] for e in s.events),
+                "events": ",".join(s.events), "characters": ",".join(s.characters)}
+        assert get_card("hero").knowledge(CORPUS, "street_crowd").accepts(meta)
+        for other in ("wife", "doctor"):
+            card = get_card(other)
+            flt = card.knowledge(CORPUS, None)
+            assert set(s.events) <= flt.events or other == "wife"   # the doctor has these events in scope
+            assert not flt.accepts(meta), (other, s.start)
+
+
+@pytest.mark.parametrize("character,start,ok", [("hero", 1195, True), ("wife", 1195, False), ("hero", 1059, False)])
+def test_a_memory_may_cite_the_critic_only_on_its_own_speaker(character, start, ok):
+    """The critic's opinion is no memory; the critic on a character's state is a memory of that one."""
+    doc = yaml.safe_load((CARDS_DIR / f"{character}.yaml").read_text(encoding="utf-8"))
+    doc["memories"][0]["cites"] = [{"seed": "000_77f1739700b8fbe3.txt", "start": start}]
+    from characters.schema import validate
+    if ok:
+        validate(doc, CORPUS)
+    else:
+        with pytest.raises(UsageError, match="critic"):
+            validate(doc, CORPUS)
