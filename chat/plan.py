@@ -14,7 +14,10 @@ Design choices:
   same question is asked again.
 - A false premise - a question word, number or name nothing in the character's scope grounds, read
   by the offline support check - is corrected from the memory about its topic, when that memory is
-  near (``ANSWER_NEAR``), and declined otherwise; only a memory answering with a reader question
+  near (``ANSWER_NEAR``), and declined otherwise. The reader questions of the memories in scope
+  ground words too: a word readers use to ask what the character does know ("react", "warst",
+  "понадобилась") is their wording, not a premise (on the eval items, questions with a premise word:
+  fact 38 -> 24, false premise 17 -> 16); only a memory answering with a reader question
   very near (``WORDING_MIN``) makes it the reader's wording.
 - A question about what happens later than the story point - a word only a later part of the story
   grounds - gets the character's honest ignorance, in the card's own words.
@@ -34,7 +37,8 @@ from itertools import takewhile
 
 from chat import compose as C
 from chat.evidence import units_for
-from chat.verify import get_verifier
+from chat.verify import Evidence, get_verifier
+from retrieval.corpus import LANGUAGES
 from retrieval.search import Hit
 
 ANSWER_MIN = 0.89        # a memory's ``agree`` (mean similarity of its three nearest reader questions) at which it
@@ -124,7 +128,8 @@ class Planner:
         if units is None:
             hits = [Hit(c, 0.0) for c in self.searcher.chunks.values() if flt.accepts(c["meta"])]
             mems = [(m, 0.0) for m in card.memories_in(flt)]
-            units = units_for(self.searcher.corpus, card, hits, mems)
+            units = units_for(self.searcher.corpus, card, hits, mems) + [   # and how readers ask for them
+                Evidence(q, lang, -1, "wording") for m, _ in mems for lang in LANGUAGES for q in m.questions.get(lang, ())]
             self.premises.prepare(units)                  # the vocabulary and vectors, once
             with self._lock:   # answers may be planned in several threads (a model server)
                 if len(self._scopes) >= SCOPES_KEPT:

@@ -59,6 +59,7 @@ class Evidence:
     lang: str
     ref: int          # index of the passage or memory it came from (the chain maps it to citations)
     kind: str = "passage"   # passage | memory | key (a paraphrase of a passage) | lexicon | name | question
+    #                         | wording (a reader question a memory answers: grounds words, never a claim)
     group: str = ""         # units that say one thing together (a passage with its keys and lexicon)
 
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from characters import get_card
 from chat.chain import Interviewer
 from chat.inputs import clean_message
 from core.errors import UsageError
@@ -75,6 +76,20 @@ def test_a_question_a_memory_answers_is_not_corrected(iv):
     ans = iv.answer("hero", "Зачем вам понадобилась комната в доме S?")
     assert ans.mode == "composed" and not ans.reason.startswith("false premise"), ans.reason
     assert not ans.answer.startswith("Нет") and "морщин" in ans.answer
+
+
+@pytest.mark.parametrize("character,question,premise", [
+    ("girl", "How do people and children react to your scarred face?", None),   # "react": how readers ask
+    ("hero", "Что вы наплели управляющему про младшего брата?", None),
+    ("hero", "Why did you burn your face with acid?", "acid"),
+    ("doctor", "In Ihrem Prolog erzählen Sie, dass Sie Komplexe mit Hypnose heilen. Wie funktioniert das?", "hypnose"),
+])
+def test_a_word_readers_use_to_ask_what_the_character_knows_is_no_premise(iv, character, question, premise):
+    card = get_card(character)
+    s = {"card": card, "question": question, "lang": detect_language(question),
+         "flt": card.knowledge(iv.searcher.corpus, None)}
+    unknown = iv.planner.unknown(s, s["flt"])
+    assert (premise in unknown) if premise else not unknown, unknown
 
 
 def test_as_of_limit_holds(iv):
