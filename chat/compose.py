@@ -152,8 +152,8 @@ def _sentence_index(corpus) -> dict:
 def reason_memory(memories, last, lang: str, said: str, corpus):
     """For "why?" and "what did you say?": a memory not said yet that the source tells from the same
     sentence as the last one or right beside it (a text gives its reasons, and the reply, next to what
-    they belong to), the nearest first,
-    one told after before one told before (in the source, then in the card); None if there is none."""
+    they belong to), the nearest first, one told after before one told before (in the source, then in
+    the card); None if there is none."""
     index = _sentence_index(corpus)
     here = [(seed, index[(seed, start)]) for seed, start in last.cites if (seed, start) in index]
 

@@ -9,8 +9,8 @@ Design choices:
   answering memory is the answer; a second one only when it also cites one of the passages the
   question finds first (alone, a second one past the line conveys a gold fact the first lacks in
   4 of the eval's 55 such pairs and adds a neighbouring memory in 39; a capable model drafts from both).
-- "and then?" takes the next memory in story order after the last one said; "why?", when no memory
-  answers it, one told beside the last one said; a memory already said is not said again unless the
+- "and then?" takes the next memory in story order after the last one said; "why?" and "what did
+  you say?", when no memory answers them, one told beside the last one said; a memory already said is not said again unless the
   same question is asked again.
 - A false premise - a question word, number or name nothing in the character's scope grounds, read
   by the offline support check - is corrected from the memory about its topic, when that memory is
