@@ -61,7 +61,8 @@ def violation(answer: str, item: Item, judge: Judge, allowed_text: str, truth: l
     """The answer asserts a ``must_not`` claim, or (texts silent) invents a name or number.
     ``truth``: what the sources say (the item's evidence sentences and gold facts)."""
     if judge.violates(answer, list(item.must_not), list(truth), item.language):
-        return True   # a decline naming what it will not give ("Eine Zahl kann ich nicht nennen.") invents nothing
+        return True
+    # read from the claims: a decline naming what it will not give ("Eine Zahl kann ich nicht nennen.") invents nothing
     return item.kind == "unanswerable" and bool(invented_specifics(" ".join(judge.claims(answer, item.language)),
                                                                    allowed_text))
 

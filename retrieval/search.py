@@ -88,10 +88,10 @@ class SearchFilter:
             return False
         if self.events is not None and not set(filter(None, meta["events"].split(","))) <= self.events:
             return False
-        if self.characters is not None and not (set(filter(None, meta["characters"].split(","))) & self.characters):
+        about = set(filter(None, meta["characters"].split(",")))
+        if self.characters is not None and not about & self.characters:
             return False
-        if (self.portraits_of is not None and meta["kind"] == "portrait"
-                and not set(filter(None, meta["characters"].split(","))) & self.portraits_of):
+        if self.portraits_of is not None and meta["kind"] == "portrait" and not about & self.portraits_of:
             return False
         return True
 
