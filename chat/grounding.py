@@ -17,8 +17,19 @@ Worked example::
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from chat.claims import content_words, conversational, number_values, stem, zipf
 from retrieval.corpus import LANGUAGES
+
+
+@lru_cache(maxsize=32768)
+def _read(text: str, lang: str) -> tuple[frozenset, frozenset, frozenset]:
+    """One unit's content-word stems, six-letter word starts and numbers (a scope's vocabulary
+    reads the same passages and memories answer after answer)."""
+    words = content_words(text, lang)
+    return (frozenset(stem(w, lang) for w in words), frozenset(w[:6] for w in words),
+            frozenset(number_values(text, lang)))
 
 
 class Vocabulary:
@@ -35,13 +46,12 @@ class Vocabulary:
             if u.lang not in self.stems:
                 continue
             texts.append(u.text.lower())
-            group = self.groups.setdefault(u.group, {lg: set() for lg in LANGUAGES}) if u.group else None
-            for w in content_words(u.text, u.lang):
-                self.stems[u.lang].add(stem(w, u.lang))
-                self.starts[u.lang].add(w[:6])
-                if group is not None:
-                    group[u.lang].add(stem(w, u.lang))
-            self.numbers |= number_values(u.text, u.lang)
+            stems, starts, numbers = _read(u.text, u.lang)
+            self.stems[u.lang] |= stems
+            self.starts[u.lang] |= starts
+            self.numbers |= numbers
+            if u.group:
+                self.groups.setdefault(u.group, {lg: set() for lg in LANGUAGES})[u.lang] |= stems
         self.text = " ".join(texts)
 
     def coherence(self, words: list[str], lang: str) -> float:

@@ -8,9 +8,11 @@ Design choices:
   that language's keys.
 - Fusion: reciprocal rank fusion, ``sum(w / (60 + rank))``, reported as a 0..1 score (1 = ranked
   first by both). RRF needs no score calibration between cosine and BM25.
-- Filters are one ``SearchFilter``: scalar conditions (work, kind, ``as_of``) are pushed into the
-  Chroma ``where``; the same predicate is applied to every candidate, so both sides agree.
-  ``as_of`` keeps only passages whose latest event is not after the story point of their work.
+- Filters are one ``SearchFilter``, a predicate on a chunk's metadata. It picks the chunks here
+  (a hundred or so), and the dense query runs over their records only (Chroma's ``ids``): a nested
+  ``where`` on work, kind and story time cost Chroma 60-80 ms a query against 10-15 ms for ids,
+  and ranked farther from the exact nearest records. ``as_of`` keeps only passages whose latest
+  event is not after the story point of their work.
 - The searcher reads every record once (documents and metadata) to build the BM25 indexes and the
   chunk table used to assemble results; ``refresh()`` rebuilds after an ingest. On first use an
   empty or stale store is ingested automatically.
@@ -67,18 +69,6 @@ class SearchFilter:
             if self.work and ev.work != self.work:
                 raise UsageError(f"event {ev.id!r} belongs to the {ev.work}, not the {self.work}")
 
-    def where(self) -> dict | None:
-        conds = []
-        if self.work:
-            conds.append({"work": self.work})
-        if self.kinds:
-            conds.append({"kind": {"$in": list(self.kinds)}})
-        spans = [{"$and": [{"work": e.work}, {"event_max": {"$gte": 1}}, {"event_max": {"$lte": e.order}}]}
-                 for e in self.as_of]
-        if spans:
-            conds.append(spans[0] if len(spans) == 1 else {"$or": spans})
-        return None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
-
     def accepts(self, meta: dict) -> bool:
         if self.work and meta["work"] != self.work:
             return False
@@ -131,13 +121,14 @@ class Searcher:
     def refresh(self):
         got = self.store.all_records()
         chunks: dict[str, dict] = {}
-        for doc, meta in zip(got["documents"], got["metadatas"]):
+        for rid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
             c = chunks.setdefault(meta["chunk_id"], {
                 "id": meta["chunk_id"], "source_id": meta["source_id"], "source_file": meta["source_file"],
                 "start": meta["start"], "end": meta["end"], "lang": meta["orig_lang"], "work": meta["work"],
                 "kind": meta["kind"], "events": [e for e in meta["events"].split(",") if e],
                 "characters": [e for e in meta["characters"].split(",") if e],
-                "meta": meta, "renderings": {}, "keys": {}})
+                "meta": meta, "renderings": {}, "keys": {}, "records": []})
+            c["records"].append(rid)
             if meta.get("role") == "key":
                 c["keys"].setdefault(meta["lang"], []).append(doc)
             else:
@@ -168,14 +159,16 @@ class Searcher:
 
     # -- search -----------------------------------------------------------------------------
     def _dense(self, query: str, flt: SearchFilter, depth: int) -> list[str]:
+        allowed = [cid for cid in self._order if flt.accepts(self._chunks[cid]["meta"])]
+        if not allowed:
+            return []
+        ids = None if len(allowed) == len(self._order) else [r for cid in allowed for r in self._chunks[cid]["records"]]
         vec = self.store.embedder.embed_query(query)
-        n = min(depth * len(LANGUAGES), self._n_records)
-        got = self.store.query(vec, n, flt.where())
+        got = self.store.query(vec, min(depth * len(LANGUAGES), len(ids) if ids else self._n_records), ids)
         best: dict[str, float] = {}
         for meta, dist in zip(got["metadatas"][0], got["distances"][0]):
-            if flt.accepts(meta):
-                cid = meta["chunk_id"]
-                best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
+            cid = meta["chunk_id"]
+            best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
         return sorted(best, key=best.get, reverse=True)
 
     def _lexical(self, query: str, lang: str, flt: SearchFilter, depth: int) -> list[str]:

@@ -1,8 +1,8 @@
 """The Chroma vector store: embedded by default, a Chroma server when a host is configured.
 
 Design choices:
-- chromadb is used directly (its API is small and the LangChain wrapper would hide the ``where``
-  filters and id control ingest needs). Telemetry is off, and vectors are always computed by our
+- chromadb is used directly (its API is small and the LangChain wrapper would hide the id control that
+  ingest and filtered queries need). Telemetry is off, and vectors are always computed by our
   embedder and passed in, so Chroma's own default embedder (which downloads) is never touched.
 - One record per chunk *and language*: ``<chunk id>#<lang>`` holds the original or one rendering,
   so a Russian question can meet the Russian rendering of a German sentence; search keys get
@@ -201,12 +201,12 @@ class PassageStore:
             if len(got["ids"]) < page:
                 return out
 
-    def query(self, vector, n: int, where: dict | None):
-        """A store that went away is a one-line ``StoreError``; the handles are dropped so the next
+    def query(self, vector, n: int, ids: list[str] | None = None):
+        """The ``n`` records nearest ``vector``, among ``ids`` if given. A store that went away is a one-line ``StoreError``; the handles are dropped so the next
         query reconnects (a restarted Chroma server is picked up without restarting the app)."""
         try:
             return self.passages().query(query_embeddings=[list(map(float, vector))], n_results=n,
-                                         where=where or None, include=["metadatas", "distances"])
+                                         ids=ids, include=["metadatas", "distances"])
         except StoreError:
             raise
         except Exception as exc:  # chromadb and httpx raise many types

@@ -79,6 +79,18 @@ def test_scope_keeps_only_chunks_whose_events_are_all_known(searcher):
     assert girl and all("girl" in h.chunk["characters"] for h in girl)
 
 
+def test_the_dense_side_asks_the_store_only_about_the_chunks_a_filter_allows(searcher):
+    """The filter picks chunks here and the store is queried over their records (Chroma ``ids``)."""
+    flt = SearchFilter(as_of=(CORPUS.event("meeting_k"),))
+    allowed = {cid for cid, c in searcher.chunks.items() if flt.accepts(c["meta"])}
+    q = "What did your wife write in her letter?"
+    dense = searcher._dense(q, flt, depth=40)
+    assert dense and set(dense) <= allowed
+    assert set(searcher._dense(q, SearchFilter(), depth=40)) - allowed   # unfiltered, it reaches later chunks
+    nobody = SearchFilter(characters=frozenset({"no such character"}))
+    assert searcher._dense(q, nobody, depth=40) == [] and searcher.search(q, k=3, flt=nobody) == []
+
+
 def run_cli(*args, settings=None):
     env = {"FACE_DATA_DIR": settings.data_dir} if settings else {}
     import os
