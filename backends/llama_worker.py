@@ -17,6 +17,8 @@ Design choices:
 - Fault seam for tests: with ``FACE_FAULT_HOLD=DIR`` and a file ``DIR/arm`` present, the next
   generation sends its first piece, removes ``arm``, writes ``DIR/held-<pid>`` and waits there to be
   killed, so a test can kill a worker that is mid-answer at a chosen point, without sleeps.
+- The KV states of the last few prompts are kept (``backends.llama_states``): a reader who turns
+  back to a character does not wait for its persona's opening to be read again.
 
     >>> w = Worker("/models/SmolLM2-135M-Instruct.Q4_1.gguf", 2048, 2)             # doctest: +SKIP
     >>> "".join(w.stream([{"role": "user", "content": "Hi"}], {"max_tokens": 8}))
@@ -197,6 +199,7 @@ def _serve(path: str, n_ctx: int, n_threads: int) -> None:
         out.flush()
 
     from backends.llama_load import load_llama, model_params_of
+    from backends.llama_states import PromptStates
 
     try:
         llm = load_llama(path, n_ctx=n_ctx, n_threads=n_threads)
@@ -204,6 +207,7 @@ def _serve(path: str, n_ctx: int, n_threads: int) -> None:
         reply({"error": str(exc)})
         return
     reply({"ready": True, "params": model_params_of(llm)})
+    states = PromptStates(llm)
     requests: queue.Queue = queue.Queue()
     cancel, running = threading.Event(), threading.Event()
     running.set()
@@ -235,6 +239,7 @@ def _serve(path: str, n_ctx: int, n_threads: int) -> None:
                 cancel.clear()
                 running.set()
                 first = True
+                states.restore(request["messages"])
                 for chunk in llm.create_chat_completion(messages=request["messages"], stream=True, **request["kwargs"]):
                     delta = chunk["choices"][0]["delta"].get("content")
                     if delta:
@@ -245,6 +250,7 @@ def _serve(path: str, n_ctx: int, n_threads: int) -> None:
                     running.wait()
                     if cancel.is_set():
                         break
+                states.save(request["messages"])
                 reply({"done": True})
         except ValueError as exc:  # e.g. the prompt does not fit the context
             reply({"error": str(exc)})

@@ -105,3 +105,34 @@ def test_a_model_of_your_own_is_capable_unless_declared_small():
     assert get_backend(load_settings({"model_class": "capable"}, env={})).capable   # a big GGUF of your own
     with pytest.raises(UnknownNameError, match="unknown model class .huge.; choose one of: auto, capable, small"):
         backend(model_class="huge")
+
+
+def test_a_prompt_state_kept_from_an_earlier_request_gives_the_same_answer(tmp_path):
+    """The worker restores the KV state of a prompt that opens like the new one (a reader back to a
+    character after another): greedy answers are those of a model that read the whole prompt."""
+    from backends.llama_load import load_llama
+    from backends.llama_states import PromptStates
+
+    path = str(bundled("smollm2").path(str(tmp_path)))
+    opening = {who: f"You are {who}. " + f"{who} speaks in short, plain sentences about the mask. " * 12
+               for who in ("the man who lost his face", "the doctor")}
+
+    def ask(llm, who, question, states=None):
+        msgs = [{"role": "system", "content": opening[who] + question}, {"role": "user", "content": question}]
+        if states:
+            states.restore(msgs)
+        out = "".join(c["choices"][0]["delta"].get("content") or "" for c in llm.create_chat_completion(
+            messages=msgs, stream=True, max_tokens=12, temperature=0.0, seed=7))
+        if states:
+            states.save(msgs)
+        return out
+
+    llm = load_llama(path, n_ctx=2048, n_threads=2)
+    states = PromptStates(llm)
+    ask(llm, "the man who lost his face", "Facts: he burned his face.", states)
+    ask(llm, "the doctor", "Facts: he makes masks.", states)
+    assert states.restored == 0                      # nothing kept opened like these yet
+    kept = ask(llm, "the man who lost his face", "Facts: he rented a room.", states)
+    assert states.restored == 1                      # the hero's opening came back from the kept state
+    fresh = load_llama(path, n_ctx=2048, n_threads=2)
+    assert kept == ask(fresh, "the man who lost his face", "Facts: he rented a room.")
