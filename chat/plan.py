@@ -75,8 +75,8 @@ class Planner:
         said = C.said_before(history)
         fresh = [m for m in matches if C.asked_before(q, history) or not C.is_said(m.memory, lang, said)]
         kind = C.question_type(q)
-        answering = [m.memory for m in takewhile(   # the nearest first; and a name question wants a name
-            lambda m: answers(m) and C.gives(kind, m.memory.text[lang], lang), fresh[:2])]
+        answering = [m.memory for m in takewhile(   # the nearest first; and a name question wants a name, read in
+            lambda m: answers(m) and C.gives(kind, m.memory.text["en"], "en"), fresh[:2])]   # English: no noun looks like one
         if C.followup(q) == "next":
             last = C.last_said([m.memory for m in matches], lang, history) or next(
                 (m.memory for m in matches if m.answers >= ANSWER_NEAR), None)   # what the last question was about

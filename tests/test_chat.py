@@ -64,6 +64,12 @@ def test_unanswerable_questions_invent_no_names_or_numbers(iv, character, questi
     assert not invented, ans.answer
 
 
+def test_a_name_question_is_not_answered_by_a_memory_without_a_name(iv):
+    """Read in German, "Bandagen" is rare enough to pass for a name; the memory's English text has none."""
+    ans = iv.answer("hero", "Wie hieß eigentlich deine ältere Schwester, der du die falschen Haare heruntergerissen hast?")
+    assert ans.abstained and "Schwester" not in ans.answer, ans.answer
+
+
 def test_false_premise_is_not_accepted(iv):
     ans = iv.answer("hero", "Why did you burn your face with acid?")
     assert "acid" not in ans.answer.lower()
