@@ -141,22 +141,22 @@ def test_a_model_crash_mid_answer_is_one_line_and_the_conversation_goes_on(app_u
         page.goto(app_url)
         page.wait_for_selector("#message textarea", timeout=60_000)
         ask(page, "How did you burn your face?")
-        hold.arm()
-        page.fill("#message textarea", "Why do you wear bandages?")
+        hold.arm()   # a question no memory answers, even after the first: the model drafts it
+        page.fill("#message textarea", "What do you do all day in your room?")
         page.keyboard.press("Enter")
         hold.kill(signal.SIGSEGV)          # the model dies in the middle of this answer
         page.wait_for_function("document.querySelector('#error').innerText.includes("
                                "'the model stopped unexpectedly; it has been restarted - ask again')", timeout=120_000)
         chat = page.inner_text("#chat")   # the earlier turn stays; the crashed question is not a turn
-        assert "How did you burn" in chat and "Why do you wear bandages?" not in chat
+        assert "How did you burn" in chat and "What do you do all day in your room?" not in chat
         page.fill("#message textarea", "")
-        ask(page, "Why do you wear bandages?")      # the same app, a fresh worker: answered
-        assert "Why do you wear bandages?" in page.inner_text("#chat") and not page.inner_text("#error").strip()
+        ask(page, "What do you do all day in your room?")      # the same app, a fresh worker: answered
+        assert "What do you do all day in your room?" in page.inner_text("#chat") and not page.inner_text("#error").strip()
         page.reload()                                # the saved turns are whole: the crashed one never was one
         page.wait_for_selector("#message textarea", timeout=60_000)
-        page.wait_for_function("document.querySelector('#chat').innerText.includes('Why do you wear')", timeout=60_000)
+        page.wait_for_function("document.querySelector('#chat').innerText.includes('What do you do all day')", timeout=60_000)
         chat = page.inner_text("#chat")
-        assert chat.count("Why do you wear bandages?") == 1 and chat.count("How did you burn your face?") == 1
+        assert chat.count("What do you do all day in your room?") == 1 and chat.count("How did you burn your face?") == 1
         browser.close()
 
 
