@@ -17,20 +17,25 @@ Targets (2 cores, bundled model): first shown word p50 <= 1.5 s, p95 <= 3 s; ful
 (``--backend openai``), each answer shown as generated is streamed again straight from the server and
 the first shown sentence is compared with the server's own time to its first sentence (<= +0.3 s).
 ``--replay HALF`` measures that against a strong model: the replay server (``evals/replay.py``) is
-started here, streaming each faithful answer of that half word by word (``--word-delay`` seconds a
+started here in its own process, streaming each faithful answer of that half word by word (``--word-delay`` seconds a
 word, about a fast hosted model's pace), and the questions are that half's, asked of their items'
 characters at their story points, so that most answers are shown as generated.
 """
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import socket
 import statistics
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from chat.chain import Interviewer  # noqa: E402
 from chat.draft import sentences  # noqa: E402
@@ -50,14 +55,29 @@ STAGES = ("condense", "retrieve", "memories", "plan", "prompt", "prefill", "deco
 
 
 def _replay(half: str, delay: float):
-    """Start the replay server; its base URL, model name and the half's questions (character, text, story point)."""
+    """Start the replay server in its own process, as a model server is (a thread here would share
+    this process's interpreter lock with the answer path and slow both); its base URL, model name and
+    the half's questions (character, text, story point)."""
     from evals.dataset import DATASETS_DIR, load_items
-    from evals.replay import load_replay, start
+    from evals.replay import load_replay
 
     rows = {k: r for k, r in load_replay().items() if r["half"] == half}
     items = {i.id: i for i in load_items(sorted(DATASETS_DIR.glob("*.jsonl"))) if i.id in rows}
-    server = start(0, delay=delay)
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "app.py", "evals", "replay-server", "--port", str(port), "--delay", str(delay)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(proc.kill)
+    url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/models", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("the replay server exited; run `python app.py evals replay-server` to see why")
+            time.sleep(0.25)
     return url, "replay-faithful", [(i.character, i.question, i.as_of) for i in items.values()]
 
 
