@@ -36,6 +36,7 @@ import threading
 from itertools import takewhile
 
 from chat import compose as C
+from chat.claims import content_words, stem, zipf
 from chat.evidence import units_for
 from chat.verify import Evidence, get_verifier
 from retrieval.corpus import LANGUAGES
@@ -45,6 +46,9 @@ ANSWER_MIN = 0.89        # a memory's ``agree`` (mean similarity of its three ne
                          # answers (evals/calibrate_memories.py: fitted on one half of the eval items, checked on the
                          # other: held-out right 75 -> 92 of 125 against the old rule, the nearest one >= 0.94; 113 of
                          # 152 once storypoint.jsonl came, the line unchanged)
+ANCHOR_MIN = 0.85        # ... or the nearest memory agrees this far and holds the question's own informative words
+ANCHOR_ZIPF = 5.0        # (rarer than this, two in three of them, in its text or reader questions: "bus stop",
+ANCHOR_SHARE = 0.67      # "Bushaltestelle"); fitted with ANSWER_MIN kept, evals/calibrate_memories.py
 SELF_MIN = 0.94          # a self-question phrasing this near makes the identity memory the answer
 WORDING_MIN = 0.94       # an answering memory with a reader question this near makes a word of the question nothing
                          # grounds the reader's wording, not a false premise; below it the premise is corrected from
@@ -76,7 +80,8 @@ class Planner:
         fresh = [m for m in matches if C.asked_before(q, history) or not C.is_said(m.memory, lang, said)]
         kind = C.question_type(q)
         answering = [m.memory for m in takewhile(   # the nearest first; and a name question wants a name, read in
-            lambda m: answers(m) and C.gives(kind, m.memory.text["en"], "en"), fresh[:2])]   # English: no noun looks like one
+            lambda m: (answers(m) or (m is fresh[0] and anchored(m, q, lang)))   # English: no noun looks like one
+            and C.gives(kind, m.memory.text["en"], "en"), fresh[:2])]
         if C.followup(q) == "next":
             last = C.last_said([m.memory for m in matches], lang, history) or next(
                 (m.memory for m in matches if m.answers >= ANSWER_NEAR), None)   # what the last question was about
@@ -159,6 +164,18 @@ class Planner:
 def answers(match) -> bool:
     """Whether a memory answers the question (not only shares its topic)."""
     return match.agree >= ANSWER_MIN or match.self_answers >= SELF_MIN
+
+
+def anchored(match, question: str, lang: str) -> bool:
+    """Whether a memory whose reader questions agree less than ``ANSWER_MIN`` still answers: it agrees
+    ``ANCHOR_MIN`` and holds the question's own informative words ("What happened at the bus stop?":
+    the memory of meeting her at the bus stop)."""
+    asked = [w for w in content_words(question, lang) if zipf(w, lang) < ANCHOR_ZIPF]
+    if match.agree < ANCHOR_MIN or not asked:
+        return False
+    own = {stem(w, lang) for t in (match.memory.text[lang], *match.memory.questions.get(lang, ()))
+           for w in content_words(t, lang)}
+    return sum(stem(w, lang) in own for w in asked) >= ANCHOR_SHARE * len(asked)
 
 
 def topical(matches, hits) -> list:

@@ -70,6 +70,32 @@ def test_a_name_question_is_not_answered_by_a_memory_without_a_name(iv):
     assert ans.abstained and "Schwester" not in ans.answer, ans.answer
 
 
+@pytest.mark.parametrize("question,then,want", [
+    ("What happened at the bus stop?", "And then?", "hotel"),
+    ("Was ist an der Bushaltestelle passiert?", "Und dann?", "Hotel"),
+])
+def test_a_memory_holding_the_questions_own_words_answers_it(iv, question, then, want):
+    """Its reader questions agree only 0.85-0.88 with these, below ANSWER_MIN, but the memory holds
+    the question's informative words ("bus stop"): it answers (these used to get "I have no memory
+    of that"), and "and then?" goes on from it in story order."""
+    a = iv.answer("hero", question, as_of="return_home")
+    assert a.mode == "composed" and cites(a, NOVEL, 8508), a.answer
+    history = [{"role": "user", "content": question}, {"role": "assistant", "content": a.answer}]
+    b = iv.answer("hero", then, history=history, as_of="return_home")
+    assert b.reason == "follow-up: the next thing in story order" and want in b.answer, b.answer
+
+
+def test_a_neighbouring_memory_without_the_questions_words_does_not_answer_it():
+    from types import SimpleNamespace
+
+    from chat.plan import ANCHOR_MIN, anchored
+
+    memory = SimpleNamespace(text={"en": "At four o'clock I met my wife at the bus stop."}, questions={"en": ["Where did you meet her?"]})
+    assert anchored(SimpleNamespace(memory=memory, agree=ANCHOR_MIN + 0.01), "What happened at the bus stop?", "en")
+    assert not anchored(SimpleNamespace(memory=memory, agree=ANCHOR_MIN - 0.01), "What happened at the bus stop?", "en")
+    assert not anchored(SimpleNamespace(memory=memory, agree=0.95), "What happened at the cinema?", "en")
+
+
 def test_false_premise_is_not_accepted(iv):
     ans = iv.answer("hero", "Why did you burn your face with acid?")
     assert "acid" not in ans.answer.lower()
