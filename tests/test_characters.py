@@ -192,6 +192,21 @@ def test_every_memory_is_something_its_speaker_could_know(character):
     assert all(len(m.questions.get(lang, ())) >= 2 for m in card.memories for lang in ("en", "ru", "de"))
 
 
+@pytest.mark.parametrize("character", IDS)
+def test_a_character_knows_who_they_are_wherever_they_remember_anything(character):
+    """The identity memory (the one "Who are you?" asks for) is in scope at every story point where any
+    memory is: the wife's used to cite a late sentence, so until the end she could not say who she was."""
+    from chat.memory import self_questions
+
+    card = get_card(character)
+    firsts = [qs[0] for qs in self_questions().values()]
+    identity = [m for m in card.memories if any(q in firsts for qs in m.questions.values() for q in qs)]
+    assert identity
+    for event in sorted(card.scope_events):
+        known = card.memories_in(card.knowledge(CORPUS, event))
+        assert not known or any(m in known for m in identity), (event, [m.text["en"][:40] for m in known][:3])
+
+
 def test_the_critic_on_a_characters_state_is_known_to_that_character_only():
     """A ``portrait`` (the critic on the hero's emptiness, his newspaper, his wish to start anew)
     is the hero's own inner state: his to know, not his wife's or his doctor's, at the same story point."""
