@@ -128,9 +128,11 @@ def last_said(memories, lang: str, history: list[dict]):
 
 
 def story_key(memory) -> tuple:
-    """Story order: the memory's latest event, then where in the source it is told, then its place
-    in the card (two memories told from one sentence: "I tried to help him" before "he would not let me")."""
-    return (memory.work, memory.event_max, min(start for _, start in memory.cites), memory.order)
+    """Story order: the memory's latest event, then where in the source the last thing it tells is told
+    (its latest cited sentence: "he gave me the toy, as he had promised" comes when he gives it, not
+    when he promised), then its place in the card (two memories told from one sentence: "I tried to
+    help him" before "he would not let me")."""
+    return (memory.work, memory.event_max, max(start for _, start in memory.cites), memory.order)
 
 
 def next_memory(memories, last, lang: str, said: str):

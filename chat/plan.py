@@ -9,7 +9,8 @@ Design choices:
   answering memory is the answer; a second one only when it also cites one of the passages the
   question finds first (alone, a second one past the line conveys a gold fact the first lacks in
   4 of the eval's 55 such pairs and adds a neighbouring memory in 39; a capable model drafts from both).
-- "and then?" takes the next memory in story order after the last one said; "why?" and "what did
+- "and then?" takes the next memory in story order (by the last sentence each tells) after the last one
+  said, among all the character knows at the story point; "why?" and "what did
   you say?", when no memory answers them, one told beside the last one said; a memory already said is not said again unless the
   same question is asked again.
 - A false premise - a question word, number or name nothing in the character's scope grounds, read
@@ -82,17 +83,19 @@ class Planner:
         answering = [m.memory for m in takewhile(   # the nearest first; and a name question wants a name, read in
             lambda m: (answers(m) or (m is fresh[0] and anchored(m, q, lang)))   # English: no noun looks like one
             and C.gives(kind, m.memory.text["en"], "en"), fresh[:2])]
+        in_scope = s["card"].memories_in(s["flt"])   # a follow-up goes on from any memory, not only the question's nearest
+        untold = [m for m in in_scope if not C.repeats(m.text[lang], history)]   # nor one that nearly repeats what was said
         if C.followup(q) == "next":
-            last = C.last_said([m.memory for m in matches], lang, history) or next(
+            last = C.last_said(in_scope, lang, history) or next(
                 (m.memory for m in matches if m.answers >= ANSWER_NEAR), None)   # what the last question was about
-            nxt = C.next_memory([m.memory for m in matches], last, lang, said) if last else None
+            nxt = C.next_memory(untold, last, lang, said) if last else None
             if nxt or last:
                 return {"mode": "compose" if nxt else "abstain", "memories": [nxt] if nxt else [],
                         "reason": "follow-up: the next thing in story order"}
         asks = C.followup(q)
         if asks in ("why", "detail") and not answering:   # no memory answers "<last question> why?" itself
-            last = C.last_said([m.memory for m in matches], lang, history)
-            beside = C.reason_memory([m.memory for m in matches], last, lang, said, self.searcher.corpus) if last else None
+            last = C.last_said(in_scope, lang, history)
+            beside = C.reason_memory(untold, last, lang, said, self.searcher.corpus) if last else None
             if beside:   # a text gives its reasons, and what was said back, next to what they belong to
                 return {"mode": "compose", "memories": [beside],
                         "reason": f"follow-up: the {'reason' if asks == 'why' else 'detail'} told beside it"}

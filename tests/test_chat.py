@@ -85,6 +85,22 @@ def test_a_memory_holding_the_questions_own_words_answers_it(iv, question, then,
     assert b.reason == "follow-up: the next thing in story order" and want in b.answer, b.answer
 
 
+def test_and_then_goes_on_in_story_order_from_any_memory_in_scope(iv):
+    """The next memory is looked for among all the character knows, not the question's nearest forty
+    ("Und dann?" after the hotel skipped the next day), and a memory's place in the story is the last
+    thing it tells ("he gave me the toy, as he had promised" comes when he gives it, after "we play secrets")."""
+    history = []
+    for question in ("Was ist an der Bushaltestelle passiert?", "Und dann?", "Und dann?"):
+        a = iv.answer("hero", question, history=history, as_of="return_home")
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": a.answer}]
+    assert "nächsten Tag" in a.answer, a.answer
+    first = "А что ты ему сказала, когда он пришёл без маски и не понял про игрушку?"
+    a = iv.answer("daughter", first, as_of="secrets_toy")
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": a.answer}]
+    b = iv.answer("daughter", "А потом?", history=history, as_of="secrets_toy")
+    assert "секрет" in a.answer and b.reason == "follow-up: the next thing in story order" and "другое" in b.answer, b.answer
+
+
 def test_a_neighbouring_memory_without_the_questions_words_does_not_answer_it():
     from types import SimpleNamespace
 
