@@ -37,10 +37,14 @@ from chat.guard import dedupe_sentences
 from core.errors import FaceError, UnknownNameError
 from retrieval.lexical import _stopwords, detect_language
 
-# Calibrated on the first half of evals/judge/labels.jsonl (j001-j036), checked on the second half.
+# Calibrated on the first half of evals/judge/labels.jsonl (j001-j036), checked on the second half
+# (j037-j072) and on k001-k048, written later by a helper who saw neither this code nor the other labels.
 SUPPORT_MIN = 0.80   # claim vs passage rendering (or gold fact), e5 cosine
 NOVEL_MAX = 1        # informative words a claim may bring in that the passages never start
 NOVEL_ZIPF = 4.5     # "informative": rarer than this on wordfreq's Zipf scale
+INFLECTED, INFIX = ("ru", "de"), 4   # (j001-j036: supported 0.778 -> 0.806; 5 letters changed nothing)
+NOUN_ZIPF = 4.0      # a capitalised German word this common is a noun, not a name (j001-j036 hold no German:
+                     # set by reading, not fitted; k001-k048 agree as before with it, supported 0.833)
 ENTAIL_MIN = 0.84    # answer sentence vs English statement (cross-lingual)
 NEGATION_SIM = 0.86  # a negation the closest passage lacks vetoes a claim this close to it (0.88 scored one
                      # label better on j001-j036 but lets "I did not buy an artificial finger" through)
@@ -88,23 +92,42 @@ def negated(text: str, lang: str | None = None) -> bool:
     return bool(cues()["negation"][lang].search(text.lower()))
 
 
-def _novel(claim: str, starts: set[str]) -> list[str]:
+def _novel(claim: str, starts: set[str], text: str = "") -> list[str]:
     """Informative words of a claim whose first five letters no passage word shares (a different
     method from the chat's guard, which grounds stems against a lexicon: the judge must not share
-    the guard's blind spots)."""
+    the guard's blind spots). In Russian and German, whose words take prefixes and join into
+    compounds, a word whose first ``INFIX`` letters stand anywhere in the passages' ``text`` is not
+    novel ("бинты" in "забинтованное")."""
     from wordfreq import zipf_frequency
 
     lang = detect_language(claim)
     stop = _stopwords()[lang]
     return [w for w in (x.lower() for x in _WORD.findall(claim))
-            if len(w) > 3 and w not in stop and w[:5] not in starts and zipf_frequency(w, lang) < NOVEL_ZIPF]
+            if len(w) > 3 and w not in stop and w[:5] not in starts and zipf_frequency(w, lang) < NOVEL_ZIPF
+            and not (lang in INFLECTED and len(w) >= INFIX + 2 and w[:INFIX] in text)]
+
+
+_CLAUSE = re.compile(r"\s*[;:]\s+|\s+[-–—]\s+")
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of a sentence joined by a semicolon, colon or dash, when it has several of three
+    words or more: "She tries to help; I don't let her: I cannot look at myself." -> three."""
+    parts = [p.strip() for p in _CLAUSE.split(sentence) if len(_WORD.findall(p)) >= 3]
+    return parts if len(parts) > 1 else []
 
 
 def specifics(sentence: str) -> list[str]:
-    """Numbers and capitalised non-initial words (names, places; German nouns are let through by
-    the rendering check), lower-cased: ``"Then K. came at 9."`` -> ``['k', '9']``."""
+    """Numbers and capitalised non-initial words (names, places), lower-cased: ``"Then K. came at
+    9."`` -> ``['k', '9']``. In German every noun is capitalised: there a capitalised word is a
+    specific only when it is rare (``NOUN_ZIPF``), so "Gefühl" or "Spur" in a paraphrase is a word
+    like any other (held to the novel-word rule) and "Hokkaido" stays a name."""
+    from wordfreq import zipf_frequency
+
     words = _WORD.findall(sentence)
-    return [w.lower() for w in words[1:] if w[0].isupper() and len(w) > 1 and w.lower() != "i"] + _NUM.findall(sentence)
+    german = detect_language(sentence) == "de"
+    return [w.lower() for w in words[1:] if w[0].isupper() and len(w) > 1 and w.lower() != "i"
+            and not (german and zipf_frequency(w.lower(), "de") >= NOUN_ZIPF)] + _NUM.findall(sentence)
 
 
 class Judge:
@@ -171,7 +194,7 @@ class OfflineJudge(Judge):
         for i, claim in enumerate(claims):
             ok = float(sims[i].max()) >= self.support_min
             ok = ok and all(s in text or s[:5] in text for s in specifics(claim))
-            ok = ok and len(_novel(claim, starts)) <= self.novel_max
+            ok = ok and len(_novel(claim, starts, text)) <= self.novel_max
             c_lang = detect_language(claim)
             same = [j for j, p in enumerate(passages) if detect_language(p) == c_lang] or [int(np.argmax(sims[i]))]
             closest = max(same, key=lambda j: sims[i, j])
@@ -186,6 +209,7 @@ class OfflineJudge(Judge):
             return []
         if not sentences:
             return [False] * len(statements)
+        sentences = sentences + [c for x in sentences for c in clauses(x)]   # a fact may be one clause of a long sentence
         sims = self._vectors(list(statements)) @ self._vectors(sentences).T
         low = answer.lower()
         out = []

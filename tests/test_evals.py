@@ -121,10 +121,24 @@ def test_offline_judge_vetoes_numbers_names_and_negations():
     assert j.supported(["I did not buy an artificial finger."], ev, "en") == [False]
 
 
+def test_offline_judge_reads_paraphrases_in_inflected_languages_and_facts_inside_long_sentences():
+    from evals.judges import clauses, specifics
+
+    j = OfflineJudge(EMBEDDER)
+    assert specifics("Sie blieb ruhig, ohne eine Spur von Angst.") == []          # a German noun is no name
+    assert specifics("Dann fuhr ich nach Hokkaido.") == ["hokkaido"]
+    ev = ["Во дворе герой встречает дочь управляющего, которая заплакала, когда впервые увидела его забинтованное лицо."]
+    assert j.supported(["Я увидела его лицо в бинтах и заплакала."], ev, "ru") == [True]   # "бинтах" in "забинтованное"
+    assert j.supported(["Я увидела его лицо в бинтах и заплакала от страха перед солдатами."], ev, "ru") == [False]
+    answer = "Жена пытается помочь и убить в себе отвращение; я не позволяю: сам не могу смотреть на себя без отвращения."
+    assert len(clauses(answer)) == 3
+    assert j.entails(answer, ["He himself cannot look at himself without revulsion"], "ru") == [True]
+
+
 def test_offline_judge_agrees_with_most_hand_labels():
     agreement = judge_agreement(OfflineJudge(EMBEDDER), CORPUS)
-    # measured: supported 0.681, conveys 0.750, violates 0.819, declines 0.917 (72 labelled answers)
-    assert agreement["supported"]["agree"] >= 0.65 and agreement["conveys"]["agree"] >= 0.7
+    # measured: supported 0.817, conveys 0.783, violates 0.800, declines 0.942 (120 labelled answers)
+    assert agreement["supported"]["agree"] >= 0.75 and agreement["conveys"]["agree"] >= 0.75
     assert agreement["violates"]["agree"] >= 0.75 and agreement["declines"]["agree"] >= 0.85
 
 
