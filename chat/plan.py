@@ -4,7 +4,9 @@ Design choices:
 - A memory *answers* the question when it is the nearest (its nearest reader question is) and its
   reader questions agree with it (``agree``, the mean of its three nearest, >= ``ANSWER_MIN``,
   calibrated on half of the eval set, ``evals/calibrate_memories.py``; one phrasing near by chance
-  is not enough) and, for a name or number question, holds a name or number; a memory further down
+  is not enough) - or, the nearest only, agrees ``ANCHOR_MIN`` and holds the question's own
+  informative words ("What happened at the bus stop?") - and, for a name or number question, holds a
+  name or number; a memory further down
   that agrees is a neighbour ("What did you write in your letter?" is not answered by who she is). With a small model (a bundled one), whose drafts rarely survive the guard, the best
   answering memory is the answer; a second one only when it also cites one of the passages the
   question finds first (alone, a second one past the line conveys a gold fact the first lacks in
@@ -83,16 +85,17 @@ class Planner:
         answering = [m.memory for m in takewhile(   # the nearest first; and a name question wants a name, read in
             lambda m: (answers(m) or (m is fresh[0] and anchored(m, q, lang)))   # English: no noun looks like one
             and C.gives(kind, m.memory.text["en"], "en"), fresh[:2])]
-        in_scope = s["card"].memories_in(s["flt"])   # a follow-up goes on from any memory, not only the question's nearest
-        untold = [m for m in in_scope if not C.repeats(m.text[lang], history)]   # nor one that nearly repeats what was said
-        if C.followup(q) == "next":
+        asks = C.followup(q)
+        if asks:   # a follow-up goes on from any memory the character knows, not only the question's nearest,
+            in_scope = s["card"].memories_in(s["flt"])   # to one that does not nearly repeat what was said
+            untold = [m for m in in_scope if not C.repeats(m.text[lang], history)]
+        if asks == "next":
             last = C.last_said(in_scope, lang, history) or next(
                 (m.memory for m in matches if m.answers >= ANSWER_NEAR), None)   # what the last question was about
             nxt = C.next_memory(untold, last, lang, said) if last else None
             if nxt or last:
                 return {"mode": "compose" if nxt else "abstain", "memories": [nxt] if nxt else [],
                         "reason": "follow-up: the next thing in story order"}
-        asks = C.followup(q)
         if asks in ("why", "detail") and not answering:   # no memory answers "<last question> why?" itself
             last = C.last_said(in_scope, lang, history)
             beside = C.reason_memory(untold, last, lang, said, self.searcher.corpus) if last else None

@@ -233,7 +233,7 @@ class OfflineJudge(Judge):
         hits = self.entails(" ".join(sentences), must_not, lang)
         if not any(hits) or not truth:
             return any(hits)
-        s = self._vectors(sentences)
+        s = self._vectors(sentences + [c for x in sentences for c in clauses(x)])   # as entails reads them
         bad = (s @ self._vectors([m for m, h in zip(must_not, hits) if h]).T).max(axis=1)
         good = (s @ self._vectors(list(truth)).T).max(axis=1)
         return bool(((bad > good) & (bad >= self.entail_min)).any())
