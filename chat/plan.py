@@ -152,10 +152,13 @@ class Planner:
         """What the question takes for granted that nothing the character knows under ``flt`` gives
         (a premise): the question, read as a statement, through the offline support check against
         every passage and memory in that scope - its numbers, names and rare words no unit grounds."""
-        units = self.scope(s["card"], flt)
+        card = s["card"]
+        units = self.scope(card, flt)
         f = self.premises.features([s["question"].rstrip(" ?!") + "."], units, s["lang"])[0]
-        loose = [w for w, z, g, c in f["words"] if not g and not c and z < self.premises.t["info_zipf"]]
-        return [*map(str, f["numbers"]), *f["names"], *loose]
+        own = {w.lower() for n in (*card.name.values(), *card.aliases) for w in n.split()}   # "Doc, what do you
+        loose = [w for w, z, g, c in f["words"]                                          # treat?" takes nothing for granted
+                 if not g and not c and z < self.premises.t["info_zipf"] and w.lower() not in own]
+        return [*map(str, f["numbers"]), *(n for n in f["names"] if n.lower() not in own), *loose]
 
     def later(self, s: dict, unknown: list[str], whole) -> list[str]:
         """Of what the question takes for granted at this story point (``unknown``), what the

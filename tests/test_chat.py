@@ -131,6 +131,7 @@ def test_a_question_a_memory_answers_is_not_corrected(iv):
     ("hero", "Что вы наплели управляющему про младшего брата?", None),
     ("hero", "Why did you burn your face with acid?", "acid"),
     ("doctor", "In Ihrem Prolog erzählen Sie, dass Sie Komplexe mit Hypnose heilen. Wie funktioniert das?", "hypnose"),
+    ("doctor", "Doc, what exactly is it that you treat, and with what?", None),   # his own name: asked "No - it was not like that."
 ])
 def test_a_word_readers_use_to_ask_what_the_character_knows_is_no_premise(iv, character, question, premise):
     card = get_card(character)
