@@ -107,13 +107,14 @@ def _novel(claim: str, starts: set[str], text: str = "") -> list[str]:
             and not (lang in INFLECTED and len(w) >= INFIX + 2 and w[:INFIX] in text)]
 
 
+CLAUSE_WORDS = 3   # a clause this long or longer is read on its own
 _CLAUSE = re.compile(r"\s*[;:]\s+|\s+[-–—]\s+")
 
 
 def clauses(sentence: str) -> list[str]:
     """The clauses of a sentence joined by a semicolon, colon or dash, when it has several of three
     words or more: "She tries to help; I don't let her: I cannot look at myself." -> three."""
-    parts = [p.strip() for p in _CLAUSE.split(sentence) if len(_WORD.findall(p)) >= 3]
+    parts = [p.strip() for p in _CLAUSE.split(sentence) if len(_WORD.findall(p)) >= CLAUSE_WORDS]
     return parts if len(parts) > 1 else []
 
 
@@ -233,7 +234,7 @@ class OfflineJudge(Judge):
         hits = self.entails(" ".join(sentences), must_not, lang)
         if not any(hits) or not truth:
             return any(hits)
-        s = self._vectors(sentences + [c for x in sentences for c in clauses(x)])   # as entails reads them
+        s = self._vectors(sentences)
         bad = (s @ self._vectors([m for m, h in zip(must_not, hits) if h]).T).max(axis=1)
         good = (s @ self._vectors(list(truth)).T).max(axis=1)
         return bool(((bad > good) & (bad >= self.entail_min)).any())

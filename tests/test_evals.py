@@ -137,7 +137,7 @@ def test_offline_judge_reads_paraphrases_in_inflected_languages_and_facts_inside
 
 def test_offline_judge_agrees_with_most_hand_labels():
     agreement = judge_agreement(OfflineJudge(EMBEDDER), CORPUS)
-    # measured: supported 0.808, conveys 0.783, violates 0.833, declines 0.942 (120 labelled answers)
+    # measured: supported 0.817, conveys 0.783, violates 0.800, declines 0.942 (120 labelled answers)
     assert agreement["supported"]["agree"] >= 0.75 and agreement["conveys"]["agree"] >= 0.75
     assert agreement["violates"]["agree"] >= 0.75 and agreement["declines"]["agree"] >= 0.85
 
