@@ -50,8 +50,9 @@ ANSWER_MIN = 0.89        # a memory's ``agree`` (mean similarity of its three ne
                          # other: held-out right 75 -> 92 of 125 against the old rule, the nearest one >= 0.94; 113 of
                          # 152 once storypoint.jsonl came, the line unchanged)
 ANCHOR_MIN = 0.85        # ... or the nearest memory agrees this far and holds the question's own informative words
-ANCHOR_ZIPF = 5.0        # (rarer than this, two in three of them, in its text or reader questions: "bus stop",
-ANCHOR_SHARE = 0.67      # "Bushaltestelle"); fitted with ANSWER_MIN kept, evals/calibrate_memories.py
+ANCHOR_ZIPF = 5.0        # (rarer than this, two in three of them, in its own text: "bus stop",
+ANCHOR_SHARE = 0.67      # "Bushaltestelle"); fitted with ANSWER_MIN kept, evals/calibrate_memories.py (in its reader
+                         # questions too: one right item more there, but "the stranger's voice" got his phone call)
 SELF_MIN = 0.94          # a self-question phrasing this near makes the identity memory the answer
 WORDING_MIN = 0.94       # an answering memory with a reader question this near makes a word of the question nothing
                          # grounds the reader's wording, not a false premise; below it the premise is corrected from
@@ -182,8 +183,7 @@ def anchored(match, question: str, lang: str) -> bool:
     asked = [w for w in content_words(question, lang) if zipf(w, lang) < ANCHOR_ZIPF]
     if match.agree < ANCHOR_MIN or not asked:
         return False
-    own = {stem(w, lang) for t in (match.memory.text[lang], *match.memory.questions.get(lang, ()))
-           for w in content_words(t, lang)}
+    own = {stem(w, lang) for w in content_words(match.memory.text[lang], lang)}   # what it says, not how readers ask
     return sum(stem(w, lang) in own for w in asked) >= ANCHOR_SHARE * len(asked)
 
 
