@@ -51,8 +51,8 @@ ANSWER_MIN = 0.89        # a memory's ``agree`` (mean similarity of its three ne
                          # 152 once storypoint.jsonl came, the line unchanged)
 ANCHOR_MIN = 0.85        # ... or the nearest memory agrees this far and holds the question's own informative words
 ANCHOR_ZIPF = 5.0        # (rarer than this, two in three of them, in its own text: "bus stop",
-ANCHOR_SHARE = 0.67      # "Bushaltestelle"); fitted with ANSWER_MIN kept, evals/calibrate_memories.py (in its reader
-                         # questions too: one right item more there, but "the stranger's voice" got his phone call)
+ANCHOR_SHARE = 0.67      # "Bushaltestelle"); fitted with ANSWER_MIN kept, evals/calibrate_memories.py (counting its
+                         # reader questions too scored about the same, but "the stranger's voice" got his phone call)
 SELF_MIN = 0.94          # a self-question phrasing this near makes the identity memory the answer
 WORDING_MIN = 0.94       # an answering memory with a reader question this near makes a word of the question nothing
                          # grounds the reader's wording, not a false premise; below it the premise is corrected from
