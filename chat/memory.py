@@ -47,6 +47,13 @@ def self_questions() -> dict[str, list[str]]:
     return {lang: [str(q) for q in data.get(lang, [])] for lang in LANGUAGES}
 
 
+def is_identity(memory) -> bool:
+    """Whether a memory says who its speaker is: its reader questions hold the first self-question of
+    a language ("Who are you?", "Кто вы?", "Wer sind Sie?"); a card may have one per work."""
+    firsts = {qs[0] for qs in self_questions().values() if qs}
+    return any(q in firsts for qs in memory.questions.values() for q in qs)
+
+
 @dataclass(frozen=True)
 class Match:
     memory: object
@@ -92,8 +99,7 @@ class MemoryIndex:
         selves = self_questions()
         for i, m in enumerate(card.memories):
             asked = [q for lang in LANGUAGES for q in m.questions.get(lang, ())]
-            extra = [q for qs in selves.values() for q in qs if q not in asked] \
-                if any(q in asked for q in (qs[0] for qs in selves.values() if qs)) else []   # the identity memory
+            extra = [q for qs in selves.values() for q in qs if q not in asked] if is_identity(m) else []
             owner += [i] * (len(asked) + len(extra))
             texts += asked + extra
             selfish += [False] * len(asked) + [True] * len(extra)

@@ -196,11 +196,10 @@ def test_every_memory_is_something_its_speaker_could_know(character):
 def test_a_character_knows_who_they_are_wherever_they_remember_anything(character):
     """The identity memory (the one "Who are you?" asks for) is in scope at every story point where any
     memory is: the wife's used to cite a late sentence, so until the end she could not say who she was."""
-    from chat.memory import self_questions
+    from chat.memory import is_identity
 
     card = get_card(character)
-    firsts = [qs[0] for qs in self_questions().values()]
-    identity = [m for m in card.memories if any(q in firsts for qs in m.questions.values() for q in qs)]
+    identity = [m for m in card.memories if is_identity(m)]
     assert identity
     for event in sorted(card.scope_events):
         known = card.memories_in(card.knowledge(CORPUS, event))
