@@ -78,6 +78,9 @@ def _replay(half: str, delay: float):
             if proc.poll() is not None:
                 raise SystemExit("the replay server exited; run `python app.py evals replay-server` to see why")
             time.sleep(0.25)
+    else:
+        proc.kill()
+        raise SystemExit("the replay server did not answer within 30 s; run `python app.py evals replay-server` to see why")
     return url, "replay-faithful", [(i.character, i.question, i.as_of) for i in items.values()]
 
 
