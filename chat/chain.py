@@ -171,9 +171,11 @@ class Interviewer:
         if s["ooc"]:
             return {"hits": hits, "memories": [], "matches": []}
         asked = s["query"] if C.followup(s["question"]) else s["question"]   # "what did she say?" needs the last question
-        matches = self.memories.top(card, asked, k=40, allowed=card.memories_in(flt))
+        in_scope = card.memories_in(flt)
+        matches = self.memories.top(card, asked, k=40, allowed=in_scope)
+        ahead = self.memories.ahead(card, asked, in_scope)   # what a later memory would answer (plan: not yet)
         s["timings"]["memories"] = time.perf_counter() - t0
-        return {"hits": hits, "memories": topical(matches, hits)[:3], "matches": matches}
+        return {"hits": hits, "memories": topical(matches, hits)[:3], "matches": matches, "ahead": ahead}
 
     def _plan(self, s) -> dict:
         return self.planner.plan(s, self.backend)

@@ -108,6 +108,19 @@ class MemoryIndex:
 
     def top(self, card, query: str, k: int = 3, allowed=None) -> list[Match]:
         """Best ``k`` memories (those in ``allowed`` if given), best answer first."""
+        ok = set(map(id, allowed)) if allowed is not None else None
+        found = self._matches(card, query)
+        order = np.lexsort(([-m.about for m in found], [-max(m.answers, m.self_answers) for m in found]))
+        return [found[i] for i in order if ok is None or id(found[i].memory) in ok][:k]
+
+    def ahead(self, card, query: str, allowed) -> Match | None:
+        """Of the memories outside ``allowed`` (those later than a story point), the one whose reader
+        questions agree best with the question; None when every memory is allowed."""
+        ok = set(map(id, allowed))
+        return max((m for m in self._matches(card, query) if id(m.memory) not in ok), key=lambda m: m.agree, default=None)
+
+    def _matches(self, card, query: str) -> list[Match]:
+        """Every memory of the card scored against the question, in card order."""
         if not card.memories:
             return []
         q = self.embedder.embed_query(query)
@@ -122,8 +135,5 @@ class MemoryIndex:
             for i in range(len(card.memories)):
                 own = np.sort(sims[(owner == i) & ~is_self])[::-1][:AGREE]
                 agree[i] = own.mean() if len(own) else 0.0
-        ok = set(map(id, allowed)) if allowed is not None else None
-        order = np.lexsort((-about, -np.maximum(answers, selfish)))
-        return [Match(card.memories[i], float(answers[i]), float(about[i]), float(selfish[i]), float(agree[i]))
-                for i in order
-                if ok is None or id(card.memories[i]) in ok][:k]
+        return [Match(m, float(answers[i]), float(about[i]), float(selfish[i]), float(agree[i]))
+                for i, m in enumerate(card.memories)]

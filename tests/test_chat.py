@@ -112,6 +112,18 @@ def test_a_neighbouring_memory_without_the_questions_words_does_not_answer_it():
     assert not anchored(SimpleNamespace(memory=memory, agree=0.95), "What happened at the cinema?", "en")
 
 
+def test_a_later_memory_makes_a_question_one_about_what_has_not_happened_yet():
+    from types import SimpleNamespace as M
+
+    from chat.plan import AHEAD_MARGIN, ANSWER_MIN, told_later
+
+    here = [M(agree=ANSWER_MIN - 0.02), M(agree=ANSWER_MIN - 0.05)]
+    assert told_later(M(agree=ANSWER_MIN), here)
+    assert not told_later(M(agree=ANSWER_MIN - 0.01), [M(agree=0.5)])      # a later memory that does not answer it
+    assert not told_later(M(agree=0.95), [M(agree=0.95 - AHEAD_MARGIN / 2)])   # what the character has answers as well
+    assert not told_later(None, here)                                      # every memory is in scope
+
+
 def test_false_premise_is_not_accepted(iv):
     ans = iv.answer("hero", "Why did you burn your face with acid?")
     assert "acid" not in ans.answer.lower()
@@ -156,6 +168,8 @@ def test_as_of_limit_holds(iv):
     ("hero", "Why did you give your mask a beard?", "antimony_mold", "beard"),
     ("hero", "Зачем ты купил пневматический пистолет?", "managers_daughter", "пистолет"),
     ("wife", "Wie war es, die Notizbücher Ihres Mannes zu lesen?", "hotel", "notizbücher"),
+    ("daughter", "So did he give you the toy in the end?", "managers_daughter", "gave"),   # a later memory answers it
+    ("hero", "Did the manager's girl see through your mask?", "return_home", "secret"),
 ])
 def test_a_question_about_a_later_event_gets_honest_ignorance(iv, character, question, as_of, later):
     from characters import get_card
