@@ -59,20 +59,24 @@ class Card:
     lines: dict = field(default_factory=dict)  # abstain/refuse/deflect -> lang -> [str]
 
     def story_points(self, corpus: Corpus, as_of=None) -> tuple[Event, ...]:
-        """The default story point per work, with ``as_of`` replacing its work's: one event id, or
-        several (one per work, as a group interview sets them), of which those of this
-        character's works apply."""
+        """The story point per work the character speaks from: the card's default one per work, or,
+        given ``as_of`` (one event id, or several, one per work, as a group interview sets them),
+        those of this character's works it names, and only those works: the hero asked at the
+        novel's bus stop does not know yet how the film ends (a character none of whose works is
+        named keeps the defaults)."""
         points = {w: corpus.event(e) for w, e in self.as_of.items()}
         if isinstance(as_of, str) and as_of:
             ev = corpus.event(as_of)
             if ev.work not in self.works:
                 raise UsageError(f"{self.id} is not in the {ev.work}; choose an event of: {', '.join(self.works)}")
-            points[ev.work] = ev
-        elif as_of:
+            return (ev,)
+        if as_of:
             events = [corpus.event(e) for e in as_of if e]
             if len({e.work for e in events}) != len(events):
                 raise UsageError("give at most one story point per work")
-            points.update({e.work: e for e in events if e.work in self.works})
+            named = {e.work: e for e in events if e.work in self.works}
+            if named:
+                return tuple(named[w] for w in self.works if w in named)
         return tuple(points[w] for w in self.works)
 
     def known_events(self, corpus: Corpus, points: tuple[Event, ...]) -> frozenset:

@@ -119,6 +119,20 @@ def test_the_wife_learns_his_thoughts_only_from_the_notebooks():
     assert "antimony_mold" not in early and "antimony_mold" in late
 
 
+def test_a_story_point_in_one_work_is_where_a_character_of_both_speaks_from():
+    """At the novel's bus stop the hero knows nothing yet of the film (its ending included); with no
+    story point, or one per work, he speaks from both; a character the named work lacks keeps his own."""
+    hero, doctor = get_card("hero"), get_card("doctor")
+    assert [p.work for p in hero.story_points(CORPUS, "bus_stop")] == ["novel"]
+    assert [p.work for p in hero.story_points(CORPUS, None)] == ["novel", "film"]
+    assert [p.id for p in hero.story_points(CORPUS, ["bus_stop", "hero_xray"])] == ["bus_stop", "hero_xray"]
+    assert [p.id for p in hero.story_points(CORPUS, ["hero_xray"])] == ["hero_xray"]
+    at_bus_stop = hero.memories_in(hero.knowledge(CORPUS, "bus_stop"))
+    assert at_bus_stop and all(m.work == "novel" for m in at_bus_stop)
+    assert any(m.work == "film" for m in hero.memories_in(hero.knowledge(CORPUS, None)))
+    assert doctor.story_points(CORPUS, ["bus_stop"]) == doctor.story_points(CORPUS, None)
+
+
 def test_as_of_of_another_work_or_unknown_event_is_a_usage_error():
     with pytest.raises(UsageError, match="not in the film"):
         get_card("k").knowledge(CORPUS, "hero_xray")

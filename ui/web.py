@@ -136,8 +136,9 @@ def build_app(settings, interviewer=None, warm: bool = False):
         c = cards[cid]
         return f"**{c.name['en']}** · {' & '.join(c.works)}  \n{c.description['en']}"
 
-    def event_choices(cid):
-        return [(f"{e.work} {e.order}. {e.description[:70]}", e.id) for e in corpus.events if e.work in cards[cid].works]
+    def event_choices(cid):   # "": the whole story, every work to the card's own end of it
+        return [(f"the whole story ({' & '.join(cards[cid].works)})", "")] + [
+            (f"{e.work} {e.order}. {e.description[:70]}", e.id) for e in corpus.events if e.work in cards[cid].works]
 
     def as_of_note(cid, as_of):
         points = cards[cid].story_points(corpus, as_of or None)
@@ -151,9 +152,8 @@ def build_app(settings, interviewer=None, warm: bool = False):
         sid = new_session(sid)
         msgs = transcripts.messages(sid, cid)
         last = next((m["meta"] for m in reversed(msgs) if m["role"] == "assistant"), None)
-        default_point = cards[cid].as_of[cards[cid].works[0]]
-        return (sid, _chat_view(msgs, cards[cid].name["en"]), _sources_html(last, as_of_note(cid, default_point)), card_md(cid),
-                gr.update(choices=event_choices(cid), value=default_point), "")
+        return (sid, _chat_view(msgs, cards[cid].name["en"]), _sources_html(last, as_of_note(cid, "")), card_md(cid),
+                gr.update(choices=event_choices(cid), value=""), "")
 
     def send(message, cid, as_of, lang, k, temperature, sid):
         sid = new_session(sid)
@@ -224,7 +224,7 @@ def build_app(settings, interviewer=None, warm: bool = False):
                         md_btn = gr.DownloadButton("Export Markdown", size="sm", elem_id="export_md")
                         json_btn = gr.DownloadButton("Export JSON", size="sm", elem_id="export_json")
                 with gr.Column(scale=2):
-                    as_of = gr.Dropdown(event_choices(default), value=cards[default].as_of[cards[default].works[0]],
+                    as_of = gr.Dropdown(event_choices(default), value="",
                                         label="Story time: the character lives up to", elem_id="as_of")
                     sources = gr.HTML(_sources_html(None), label="Sources", elem_id="sources_panel")
                     with gr.Accordion("Settings", open=False):
