@@ -173,7 +173,7 @@ class Interviewer:
         asked = s["query"] if C.followup(s["question"]) else s["question"]   # "what did she say?" needs the last question
         in_scope = card.memories_in(flt)
         matches = self.memories.top(card, asked, k=40, allowed=in_scope)
-        ahead = self.memories.ahead(card, asked, in_scope)   # what a later memory would answer (plan: not yet)
+        ahead = self.memories.ahead(card, asked, in_scope, {p.work for p in flt.as_of})   # a later memory's answer: not yet
         s["timings"]["memories"] = time.perf_counter() - t0
         return {"hits": hits, "memories": topical(matches, hits)[:3], "matches": matches, "ahead": ahead}
 

@@ -113,11 +113,12 @@ class MemoryIndex:
         order = np.lexsort(([-m.about for m in found], [-max(m.answers, m.self_answers) for m in found]))
         return [found[i] for i in order if ok is None or id(found[i].memory) in ok][:k]
 
-    def ahead(self, card, query: str, allowed) -> Match | None:
-        """Of the memories outside ``allowed`` (those later than a story point), the one whose reader
-        questions agree best with the question; None when every memory is allowed."""
+    def ahead(self, card, query: str, allowed, works) -> Match | None:
+        """Of the memories of ``works`` outside ``allowed`` (those later than their story point), the
+        one whose reader questions agree best with the question; None when there is none."""
         ok = set(map(id, allowed))
-        return max((m for m in self._matches(card, query) if id(m.memory) not in ok), key=lambda m: m.agree, default=None)
+        return max((m for m in self._matches(card, query) if id(m.memory) not in ok and m.memory.work in works),
+                   key=lambda m: m.agree, default=None)
 
     def _matches(self, card, query: str) -> list[Match]:
         """Every memory of the card scored against the question, in card order."""

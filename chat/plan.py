@@ -55,8 +55,9 @@ ANCHOR_ZIPF = 5.0        # (rarer than this, two in three of them, in its own te
 ANCHOR_SHARE = 0.67      # "Bushaltestelle"); fitted with ANSWER_MIN kept, evals/calibrate_memories.py (counting its
                          # reader questions too scored about the same, but "the stranger's voice" got his phone call)
 AHEAD_MARGIN = 0.005     # a later memory answering with this much more agreement than any in scope makes the question
-                         # one about what has not happened yet (evals/calibrate_memories.py, ANSWER_MIN kept: right
-                         # on the calibration half 144 -> 149 of 184, held-out 115 -> 118 of 152)
+                         # one about what has not happened yet; only memories of the works the story point is in count
+                         # (evals/calibrate_memories.py, ANSWER_MIN kept: right on the calibration half 148 -> 152 of
+                         # 184, held-out 117 -> 119 of 152)
 SELF_MIN = 0.94          # a self-question phrasing this near makes the identity memory the answer
 WORDING_MIN = 0.94       # an answering memory with a reader question this near makes a word of the question nothing
                          # grounds the reader's wording, not a false premise; below it the premise is corrected from

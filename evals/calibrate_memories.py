@@ -58,9 +58,10 @@ def cases() -> list[dict]:
         if item.kind not in KINDS:
             continue
         card = get_card(item.character)
-        in_scope = card.memories_in(card.knowledge(corpus, item.as_of))
+        flt = card.knowledge(corpus, item.as_of)
+        in_scope = card.memories_in(flt)
         top = index.top(card, item.question, k=40, allowed=in_scope)
-        ahead = index.ahead(card, item.question, in_scope)
+        ahead = index.ahead(card, item.question, in_scope, {p.work for p in flt.as_of})
         lead = (ahead.agree if ahead else 0.0) - max((m.agree for m in top), default=0.0)   # chat.plan.told_later
         top = top[:3]
         conveys = [any(judge.entails(m.memory.text["en"], list(item.gold), "en")) for m in top] \
