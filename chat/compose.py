@@ -30,6 +30,7 @@ from chat.inputs import folded_regex, prompts
 from chat.claims import declines  # noqa: F401  (a decline answers a question the texts cannot)
 from chat.claims import names, number_values
 from chat.guard import near_repeat, words_of
+from chat.memory import is_identity
 from retrieval.segment import split_sentences
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -136,9 +137,10 @@ def story_key(memory) -> tuple:
 
 
 def next_memory(memories, last, lang: str, said: str):
-    """The first memory after ``last`` in story order (same work) not said yet."""
+    """The first memory after ``last`` in story order (same work) not said yet; who the character is
+    happens nowhere in the story, so it never comes next ("I am his wife" cites the sentence of her help)."""
     later = sorted((m for m in memories if m.work == last.work and story_key(m) > story_key(last)
-                    and not is_said(m, lang, said)), key=story_key)
+                    and not is_said(m, lang, said) and not is_identity(m)), key=story_key)
     return later[0] if later else None
 
 
