@@ -66,6 +66,10 @@ def test_browser_interview_sources_switch_character_and_reload(app_url, tmp_path
         page.goto(app_url)
         page.wait_for_selector("#message textarea", timeout=60_000)
         assert "The man who lost his face" in page.inner_text("#card")
+        # the story-time dial opens on the whole story: the hero of both works, each to its end
+        page.wait_for_function("document.querySelector('#sources_panel').innerText.includes('film: up to')",
+                               timeout=30_000)
+        assert "novel: up to" in page.inner_text("#sources_panel") and "the whole story" in page.input_value("#as_of input")
         ask(page, "How did you burn your face?")
         page.wait_for_selector("#sources_panel .citation", timeout=180_000)
         chat = page.inner_text("#chat")
