@@ -37,7 +37,7 @@ from chat.draft import MAX_FAILS, Draft, sentences
 from chat.evidence import more_hits, sentence_texts, units_for
 from chat.guard import Guard
 from chat.inputs import clean_message, probe, prompts
-from chat.memory import MemoryIndex
+from chat.memory import MemoryIndex, ahead, ranked
 from chat.plan import Planner, topical
 from chat.prompt import build_prompt
 from chat.verify import get_verifier
@@ -171,11 +171,11 @@ class Interviewer:
         if s["ooc"]:
             return {"hits": hits, "memories": [], "matches": []}
         asked = s["query"] if C.followup(s["question"]) else s["question"]   # "what did she say?" needs the last question
-        in_scope = card.memories_in(flt)
-        matches = self.memories.top(card, asked, k=40, allowed=in_scope)
-        ahead = self.memories.ahead(card, asked, in_scope, {p.work for p in flt.as_of})   # a later memory's answer: not yet
+        in_scope, found = card.memories_in(flt), self.memories.scored(card, asked)
+        matches = ranked(found, 40, in_scope)
+        later = ahead(found, in_scope, {p.work for p in flt.as_of})   # a later memory's answer: not yet
         s["timings"]["memories"] = time.perf_counter() - t0
-        return {"hits": hits, "memories": topical(matches, hits)[:3], "matches": matches, "ahead": ahead}
+        return {"hits": hits, "memories": topical(matches, hits)[:3], "matches": matches, "ahead": later}
 
     def _plan(self, s) -> dict:
         return self.planner.plan(s, self.backend)

@@ -108,20 +108,11 @@ class MemoryIndex:
 
     def top(self, card, query: str, k: int = 3, allowed=None) -> list[Match]:
         """Best ``k`` memories (those in ``allowed`` if given), best answer first."""
-        ok = set(map(id, allowed)) if allowed is not None else None
-        found = self._matches(card, query)
-        order = np.lexsort(([-m.about for m in found], [-max(m.answers, m.self_answers) for m in found]))
-        return [found[i] for i in order if ok is None or id(found[i].memory) in ok][:k]
+        return ranked(self.scored(card, query), k, allowed)
 
-    def ahead(self, card, query: str, allowed, works) -> Match | None:
-        """Of the memories of ``works`` outside ``allowed`` (those later than their story point), the
-        one whose reader questions agree best with the question; None when there is none."""
-        ok = set(map(id, allowed))
-        return max((m for m in self._matches(card, query) if id(m.memory) not in ok and m.memory.work in works),
-                   key=lambda m: m.agree, default=None)
-
-    def _matches(self, card, query: str) -> list[Match]:
-        """Every memory of the card scored against the question, in card order."""
+    def scored(self, card, query: str) -> list[Match]:
+        """Every memory of the card scored against the question, in card order (``ranked`` and
+        ``ahead`` read the same list: the question is scored once)."""
         if not card.memories:
             return []
         q = self.embedder.embed_query(query)
@@ -138,3 +129,17 @@ class MemoryIndex:
                 agree[i] = own.mean() if len(own) else 0.0
         return [Match(m, float(answers[i]), float(about[i]), float(selfish[i]), float(agree[i]))
                 for i, m in enumerate(card.memories)]
+
+
+def ranked(found: list[Match], k: int, allowed=None) -> list[Match]:
+    """The best ``k`` of scored memories (those in ``allowed`` if given), best answer first."""
+    ok = set(map(id, allowed)) if allowed is not None else None
+    order = np.lexsort(([-m.about for m in found], [-max(m.answers, m.self_answers) for m in found]))
+    return [found[i] for i in order if ok is None or id(found[i].memory) in ok][:k]
+
+
+def ahead(found: list[Match], allowed, works) -> Match | None:
+    """Of the scored memories of ``works`` outside ``allowed`` (those later than their story point),
+    the one whose reader questions agree best with the question; None when there is none."""
+    ok = set(map(id, allowed))
+    return max((m for m in found if id(m.memory) not in ok and m.memory.work in works), key=lambda m: m.agree, default=None)

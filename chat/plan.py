@@ -184,12 +184,12 @@ def answers(match) -> bool:
     return match.agree >= ANSWER_MIN or match.self_answers >= SELF_MIN
 
 
-def told_later(ahead, matches) -> bool:
+def told_later(ahead, matches, margin: float = AHEAD_MARGIN) -> bool:
     """Whether the memory that answers the question lies later than the story point: a memory out of
-    scope (``ahead``) answers it (agrees ``ANSWER_MIN``) and agrees at least ``AHEAD_MARGIN`` more
-    than any memory in scope ("Did the man ever bring you that new toy?", asked of the daughter
+    scope (``ahead``) answers it (agrees ``ANSWER_MIN``) and agrees at least ``margin`` more than any
+    memory in scope (``matches``) ("Did the man ever bring you that new toy?", asked of the daughter
     while she only has his promise)."""
-    return ahead is not None and ahead.agree >= max(ANSWER_MIN, max((m.agree for m in matches), default=0.0) + AHEAD_MARGIN)
+    return ahead is not None and ahead.agree >= max(ANSWER_MIN, max((m.agree for m in matches), default=0.0) + margin)
 
 
 def anchored(match, question: str, lang: str) -> bool:

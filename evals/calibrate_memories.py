@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from characters import get_card  # noqa: E402
 from chat.compose import gives, question_type  # noqa: E402
-from chat.memory import MemoryIndex  # noqa: E402
-from chat.plan import AHEAD_MARGIN, ANSWER_MIN, anchored  # noqa: E402
+from chat.memory import MemoryIndex, ahead, ranked  # noqa: E402
+from chat.plan import AHEAD_MARGIN, ANSWER_MIN, anchored, told_later  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from evals.dataset import DATASETS_DIR, load_items  # noqa: E402
 from evals.judges import OfflineJudge  # noqa: E402
@@ -60,22 +60,22 @@ def cases() -> list[dict]:
         card = get_card(item.character)
         flt = card.knowledge(corpus, item.as_of)
         in_scope = card.memories_in(flt)
-        top = index.top(card, item.question, k=40, allowed=in_scope)
-        ahead = index.ahead(card, item.question, in_scope, {p.work for p in flt.as_of})
-        lead = (ahead.agree if ahead else 0.0) - max((m.agree for m in top), default=0.0)   # chat.plan.told_later
-        top = top[:3]
+        found = index.scored(card, item.question)
+        nearest = ranked(found, 40, in_scope)
+        later = ahead(found, in_scope, {p.work for p in flt.as_of})
+        top = nearest[:3]
         conveys = [any(judge.entails(m.memory.text["en"], list(item.gold), "en")) for m in top] \
             if item.kind in ("fact", "inference") else [False] * len(top)
         typed = question_type(item.question)
         scores = [m.agree if gives(typed, m.memory.text[item.language], item.language) else 0.0 for m in top]
         anchor = bool(top) and scores[0] > 0 and anchored(top[0], item.question, item.language)
         out.append({"item": item, "half": half(item.id), "scores": scores, "conveys": conveys, "anchored": anchor,
-                    "ahead": ahead.agree if ahead else 0.0, "lead": lead})
+                    "later": later, "nearest": nearest})
     return out
 
 
 def right(case: dict, t: float, anchor: bool = True, margin: float | None = AHEAD_MARGIN) -> bool:
-    if margin is not None and case["ahead"] >= ANSWER_MIN and case["lead"] >= margin:   # declined: not yet
+    if margin is not None and told_later(case["later"], case["nearest"], margin):   # declined: not yet
         return case["item"].kind in ("unanswerable", "timeline") or not any(case["conveys"])
     passes = [s >= t or (n == 0 and anchor and case["anchored"]) for n, s in enumerate(case["scores"])]
     if case["item"].kind in ("unanswerable", "timeline"):
