@@ -42,7 +42,7 @@ from retrieval.lexical import _stopwords, detect_language
 # l001-l048 (40 kept: the persona rows labelled an out-of-character "I am an AI" as supported were left
 # out), written by another such helper as a GPT-4o-class model paraphrases, agree far less: supported
 # 0.55 - the judge reads synonyms ("поступки" for "действия") as new words. Tried and not kept: letting a
-# claim as close as a paraphrase bring in three more (fixed on j001-j036 before these were written):
+# claim as close as a paraphrase bring in three more (chosen on j001-j036 before these were seen):
 # unchanged on them.
 SUPPORT_MIN = 0.80   # claim vs passage rendering (or gold fact), e5 cosine
 NOVEL_MAX = 1        # informative words a claim may bring in that the passages never start
