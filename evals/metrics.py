@@ -59,8 +59,14 @@ def gold_coverage(answer: str, item: Item, judge: Judge) -> float | None:
 
 def violation(answer: str, item: Item, judge: Judge, allowed_text: str, truth: list[str] = ()) -> bool:
     """The answer asserts a ``must_not`` claim, or (texts silent) invents a name or number.
-    ``truth``: what the sources say (the item's evidence sentences and gold facts)."""
-    if judge.violates(answer, list(item.must_not), list(truth), item.language):
+    ``truth``: what the sources say (the item's evidence sentences and gold facts). An answer that
+    opens by rejecting a false premise ("Nein, so war es nicht. Ich heile Komplexe mit künstlichen
+    Dingen.") does not accept it, however close its next sentence comes to "Accepts that he treats
+    complexes with hypnosis" (a cross-lingual similarity judge reads the topic, not the pills)."""
+    must_not = list(item.must_not)
+    if item.kind == "false_premise" and opens_with_no(answer):
+        must_not = [m for m in must_not if not _ACCEPTS.match(m)]
+    if judge.violates(answer, must_not, list(truth), item.language):
         return True
     # read from the claims: a decline naming what it will not give ("Eine Zahl kann ich nicht nennen.") invents nothing
     return item.kind == "unanswerable" and bool(invented_specifics(" ".join(judge.claims(answer, item.language)),
@@ -82,8 +88,7 @@ def abstention_correct(kind: str, declined: bool, violated: bool, corrects: bool
 
 def corrects(answer: str, item: Item, judge: Judge) -> bool:
     """The answer rejects the premise: it opens with a no, or it states the item's correction (gold)."""
-    first = answer.strip().split(" ")[0].lower().strip(",.!—-:") if answer.strip() else ""
-    return first in _NO or any(judge.entails(answer, list(item.gold), item.language))
+    return opens_with_no(answer) or any(judge.entails(answer, list(item.gold), item.language))
 
 
 def gold_hit(answer: str, item: Item, judge: Judge) -> bool | None:
@@ -158,6 +163,13 @@ def answer_paths(modes: list[str]) -> dict:
 # -- small steps ------------------------------------------------------------------------------
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NO = {"no", "nope", "not", "нет", "неправда", "nein", "falsch"}
+_ACCEPTS = re.compile(r"(Accepts|Agrees|Goes along with)\b")   # a must-not that is the premise itself
+
+
+def opens_with_no(answer: str) -> bool:
+    """``"Nein, so war es nicht. ..."`` -> True: the first word rejects what was asked."""
+    first = answer.strip().split(" ")[0].lower().strip(",.!—-:") if answer.strip() else ""
+    return first in _NO
 
 
 def source_text(corpus) -> str:

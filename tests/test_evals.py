@@ -2,6 +2,7 @@
 on the bundled model (a small stratified subset; the full set runs locally, see the README)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -247,3 +248,16 @@ def test_llm_judge_through_a_real_openai_compatible_server(shared_settings, tmp_
     assert summary["meta"]["judge"] == "llm"
     row = json.loads((out / "results.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert all(e.split(":")[0] in M.METRICS + ("declined",) for e in row["judge_errors"])
+
+
+def test_a_correction_that_opens_with_no_does_not_accept_the_premise():
+    """a040 (the doctor, "In Ihrem Prolog ... mit Hypnose und Tabletten"): the composed correction was
+    counted as accepting the premise, its second sentence being near the must-not in topic."""
+    judge, item = OfflineJudge(EMBEDDER), next(i for i in ALL_ITEMS if i.id == "a040")
+    truth = M.evidence_sentences(item, CORPUS) + list(item.gold)
+    corrected = "Nein, so war es nicht. Ich heile Komplexe mit Hilfe von künstlichen Dingen, die den menschlichen ähneln."
+    assert not M.violation(corrected, item, judge, "", truth)
+    assert M.corrects(corrected, item, judge)
+    accepted = "Ich heile Komplexe mit Hypnose und Tabletten, das funktioniert sehr gut."
+    assert M.violation(accepted, item, judge, "", truth)
+    assert M.violation(corrected, dataclasses.replace(item, kind="fact"), judge, "", truth)   # (the judge alone)
