@@ -138,6 +138,26 @@ def test_a_question_a_memory_answers_is_not_corrected(iv):
     assert not ans.answer.startswith("Нет") and "морщин" in ans.answer
 
 
+@pytest.mark.parametrize("character,question,says", [
+    ("hero", "Why did K.'s fake finger look so creepy to you?", "repulsive"),          # "creepy": a synonym
+    ("girl", "Warum trägst du keine Maske, obwohl dein Gesicht halb vernarbt ist?", "entstellt"),
+    ("wife", "Why did you throw away your husband's old bandages?", "washed"),        # corrected by what it says
+])
+def test_an_answering_memory_makes_an_ungrounded_word_the_readers_wording(iv, character, question, says):
+    # these opened with "No - it was not like that." when the reader question was below 0.94
+    ans = iv.answer(character, question)
+    assert ans.mode == "composed" and not ans.reason.startswith("false premise"), ans.reason
+    assert not ans.answer.startswith(("No", "Nein")) and says in ans.answer, ans.answer
+
+
+def test_a_premise_no_memory_answers_is_corrected_or_declined_never_passed_by(iv):
+    ans = iv.answer("doctor", "Do you treat complexes with hypnosis and pills?")
+    assert ans.reason.startswith("false premise") and ans.answer.startswith("No") and "artificial" in ans.answer
+    ans = iv.answer("hero", "Why did you burn your face with sulphuric acid in the kitchen?")   # no memory near enough
+    assert ans.abstained or "oxygen" in ans.answer.lower(), ans.answer                         # to correct it: not the
+    assert "shell" not in ans.answer                                                            # shell memory beside it
+
+
 @pytest.mark.parametrize("character,question,premise", [
     ("girl", "How do people and children react to your scarred face?", None),   # "react": how readers ask
     ("hero", "Что вы наплели управляющему про младшего брата?", None),
