@@ -18,19 +18,21 @@ Design choices:
 - A false premise - a question word, number or name nothing in the character's scope grounds, read
   by the offline support check - is corrected ("No, that is not how it was.") from the memory about
   its topic when no memory answers the question and that one is very near (``CORRECT_MIN``), and
-  declined otherwise. The reader questions of the memories in scope ground words too: a word readers
-  use to ask what the character does know ("react", "warst", "понадобилась") is their wording, not a
-  premise; and once a memory answers, a word nothing grounds is the reader's too ("creepy" for the
-  finger that looked repulsive, "vernarbt" for "entstellt"): the memory is the answer, and for a
-  premise that is false it corrects it by what it says ("I washed his old bandages" to "Why did you
-  throw them away?"). A word is not a claim: read by words, the premise was as often a synonym as a
-  falsehood, and "No" in front of a true answer is a falsehood of our own.
+  otherwise declined or told by the near fallback below. The reader questions of the memories in
+  scope ground words too: a word readers use to ask what the character does know ("react", "warst",
+  "понадобилась") is their wording, not a premise; and once a memory answers, a word nothing grounds
+  is the reader's too ("creepy" for the finger that looked repulsive, "vernarbt" for "entstellt"):
+  the memory is the answer, and for a premise that is false it corrects it by what it says ("I
+  washed his old bandages" to "Why did you throw them away?"). A word is not a claim: read by words,
+  the premise was as often a synonym as a falsehood, and "No" in front of a true answer is a
+  falsehood of our own.
 - A question about what happens later than the story point - a word only a later part of the story
   grounds, or a later memory that answers it better than any the character has yet - gets the
   character's honest ignorance, in the card's own words.
 - When the draft will fail too, a near memory that cites one of the question's first passages is
-  the fallback (two signals agreeing; never for a typed question); a model is never asked to draft
-  in a language it does not write (``Backend.writes``).
+  the fallback (two signals agreeing; never for a typed question): for a question with a premise
+  word, what that memory says in its place ("I made an antimony mould" to "Why plaster?"). A model
+  is never asked to draft in a language it does not write (``Backend.writes``).
 - Scopes (all evidence units a character may know at a story point) are built once and kept.
 
     >>> planner = Planner(searcher, embedder)
@@ -127,7 +129,7 @@ class Planner:
             return {"mode": "correct", "memories": [topic.memory], "reason": f"false premise: {premise}"}
         if answering and not backend.capable:
             return {"mode": "compose", "memories": self.composed(answering, s["evidence"]["hits"])}
-        near = [] if answering or kind or premise else [   # a neighbour would pass the premise by
+        near = [] if answering or kind else [
             m.memory for m in fresh[:NEAR_CANDIDATES]
             if m.answers >= ANSWER_NEAR and hit_rank_weight(m.memory, s["evidence"]["hits"][:NEAR_HITS])][:1]
         if not backend.writes(lang):   # a draft in a language the model cannot write would be word salad

@@ -150,12 +150,9 @@ def test_an_answering_memory_makes_an_ungrounded_word_the_readers_wording(iv, ch
     assert not ans.answer.startswith(("No", "Nein")) and says in ans.answer, ans.answer
 
 
-def test_a_premise_no_memory_answers_is_corrected_or_declined_never_passed_by(iv):
+def test_a_premise_no_memory_answers_is_corrected_from_the_memory_on_its_topic(iv):
     ans = iv.answer("doctor", "Do you treat complexes with hypnosis and pills?")
     assert ans.reason.startswith("false premise") and ans.answer.startswith("No") and "artificial" in ans.answer
-    ans = iv.answer("hero", "Why did you burn your face with sulphuric acid in the kitchen?")   # no memory near enough
-    assert ans.abstained or "oxygen" in ans.answer.lower(), ans.answer                         # to correct it: not the
-    assert "shell" not in ans.answer                                                            # shell memory beside it
 
 
 @pytest.mark.parametrize("character,question,premise", [
