@@ -247,3 +247,16 @@ def test_a_memory_may_cite_the_critic_only_on_its_own_speaker(character, start, 
     else:
         with pytest.raises(UsageError, match="critic"):
             validate(doc, CORPUS)
+
+
+@pytest.mark.parametrize("character", IDS)
+def test_every_line_a_card_speaks_reads_as_its_character_to_the_persona_check(character):
+    """The lines a card declines, refuses or deflects with are in its first person and its language by
+    the eval's own persona check ("Хм... Не помню." has no first person and cost the daughter a persona point)."""
+    from evals.judges import cues
+    from evals.metrics import persona_adherence
+
+    card = get_card(character)
+    wrong = [(kind, lang, line) for kind, by_lang in card.lines.items() for lang, lines in by_lang.items()
+             for line in lines if not persona_adherence(line, lang, [], cues()["first_person"])["ok"]]
+    assert not wrong, wrong
