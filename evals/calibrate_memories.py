@@ -81,7 +81,7 @@ def cases() -> list[dict]:
         whole = card.knowledge(corpus, None)
         unknown = planner.unknown(s, flt)
         out.append({"item": item, "half": half(item.id), "scores": scores, "conveys": conveys, "anchored": anchor,
-                    "later": later, "nearest": nearest, "unknown": unknown, "whole": flt == whole,
+                    "later": later, "nearest": nearest, "unknown": unknown,
                     "later_words": planner.later({**s, "flt": flt}, unknown, whole),
                     "topic": max(nearest, key=lambda m: m.answers + m.about).answers if nearest else 0.0})
     return out

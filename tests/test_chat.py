@@ -144,7 +144,8 @@ def test_a_question_a_memory_answers_is_not_corrected(iv):
     ("wife", "Why did you throw away your husband's old bandages?", "washed"),        # corrected by what it says
 ])
 def test_an_answering_memory_makes_an_ungrounded_word_the_readers_wording(iv, character, question, says):
-    # these opened with "No - it was not like that." when the reader question was below 0.94
+    # the first two opened with "No - it was not like that." (their memory's reader question was below
+    # 0.94); the third, a false premise, is corrected by what its memory says
     ans = iv.answer(character, question)
     assert ans.mode == "composed" and not ans.reason.startswith("false premise"), ans.reason
     assert not ans.answer.startswith(("No", "Nein")) and says in ans.answer, ans.answer
