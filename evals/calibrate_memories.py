@@ -37,14 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from characters import get_card  # noqa: E402
 from chat.compose import gives, question_type  # noqa: E402
-from chat.memory import MemoryIndex, ahead, ranked  # noqa: E402
+from chat.memory import ahead, ranked  # noqa: E402
 from chat.chain import Interviewer  # noqa: E402
 from chat.plan import AHEAD_MARGIN, ANSWER_MIN, CORRECT_MIN, anchored, told_later  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from evals.dataset import DATASETS_DIR, load_items  # noqa: E402
 from evals.judges import OfflineJudge  # noqa: E402
-from retrieval.corpus import load_corpus  # noqa: E402
-from retrieval.embeddings import get_embedder  # noqa: E402
 
 KINDS = ("fact", "inference", "unanswerable", "timeline", "false_premise")
 MARGINS = [0.0, 0.005, 0.01, 0.02, 0.03, 0.05]
@@ -57,10 +55,9 @@ def half(item_id: str) -> str:
 
 
 def cases() -> list[dict]:
-    settings = load_settings()
-    corpus, embedder = load_corpus(settings.seeds_dir), get_embedder(settings.embedder)
-    index, judge = MemoryIndex(embedder, settings.data_dir), OfflineJudge(embedder)
-    planner = Interviewer(settings).planner   # reads a question's premise words against a scope
+    iv = Interviewer(load_settings())   # its corpus, memory index and planner (which reads premise words)
+    corpus, index, planner = iv.searcher.corpus, iv.memories, iv.planner
+    judge = OfflineJudge(iv.searcher.store.embedder)
     out = []
     for item in load_items(sorted(DATASETS_DIR.glob("*.jsonl"))):
         if item.kind not in KINDS:
