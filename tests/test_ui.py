@@ -47,6 +47,17 @@ def app_url(shared_settings, searcher, tmp_path_factory, hold):
         proc.wait(timeout=30)
 
 
+def shows(selector, text):
+    """A wait_for_function predicate: the element is mounted and its text holds `text`. Gradio may
+    mount a component after the textarea the tests wait for; a missing element is 'not yet'."""
+    return f"(e => !!e && e.innerText.includes({text!r}))(document.querySelector({selector!r}))"
+
+
+def lacks(selector, text):
+    """The element is mounted and its text no longer holds `text`."""
+    return f"(e => !!e && !e.innerText.includes({text!r}))(document.querySelector({selector!r}))"
+
+
 def ask(page, text):
     before = page.locator("#chat .message").count()
     page.fill("#message textarea", text)
@@ -67,8 +78,7 @@ def test_browser_interview_sources_switch_character_and_reload(app_url, tmp_path
         page.wait_for_selector("#message textarea", timeout=60_000)
         assert "The man who lost his face" in page.inner_text("#card")
         # the story-time dial opens on the whole story: the hero of both works, each to its end
-        page.wait_for_function("document.querySelector('#sources_panel').innerText.includes('film: up to')",
-                               timeout=30_000)
+        page.wait_for_function(shows("#sources_panel", "film: up to"), timeout=30_000)
         assert "novel: up to" in page.inner_text("#sources_panel") and "the whole story" in page.input_value("#as_of input")
         ask(page, "How did you burn your face?")
         page.wait_for_selector("#sources_panel .citation", timeout=180_000)
@@ -87,7 +97,7 @@ def test_browser_interview_sources_switch_character_and_reload(app_url, tmp_path
         # switch to the wife: her conversation is separate
         page.click("#character input")
         page.get_by_role("option", name="The hero's wife — novel & film").click()
-        page.wait_for_function("!document.querySelector('#chat').innerText.includes('How did you burn')", timeout=30_000)
+        page.wait_for_function(lacks("#chat", "How did you burn"), timeout=30_000)
         ask(page, "Where did you meet the stranger?")
         assert "Where did you meet the stranger?" in page.inner_text("#chat")
 
@@ -96,14 +106,13 @@ def test_browser_interview_sources_switch_character_and_reload(app_url, tmp_path
         page.wait_for_selector("#message textarea", timeout=60_000)
         page.click("#character input")
         page.get_by_role("option", name="The hero's wife — novel & film").click()
-        page.wait_for_function("document.querySelector('#chat').innerText.includes('Where did you meet the stranger?')",
-                               timeout=30_000)
+        page.wait_for_function(shows("#chat", "Where did you meet the stranger?"), timeout=30_000)
         assert "How did you burn" not in page.inner_text("#chat")
 
         # an empty message is a visible notice, not a traceback; the conversation stays
         page.fill("#message textarea", "   ")
         page.keyboard.press("Enter")
-        page.wait_for_function("document.querySelector('#error').innerText.includes('empty')", timeout=30_000)
+        page.wait_for_function(shows("#error", "empty"), timeout=30_000)
         assert "Where did you meet the stranger?" in page.inner_text("#chat")
         assert "Traceback" not in page.content()
         browser.close()
@@ -149,8 +158,8 @@ def test_a_model_crash_mid_answer_is_one_line_and_the_conversation_goes_on(app_u
         page.fill("#message textarea", "What do you do all day in your room?")
         page.keyboard.press("Enter")
         hold.kill(signal.SIGSEGV)          # the model dies in the middle of this answer
-        page.wait_for_function("document.querySelector('#error').innerText.includes("
-                               "'the model stopped unexpectedly; it has been restarted - ask again')", timeout=120_000)
+        page.wait_for_function(shows("#error", "the model stopped unexpectedly; it has been restarted - ask again"),
+                               timeout=120_000)
         chat = page.inner_text("#chat")   # the earlier turn stays; the crashed question is not a turn
         assert "How did you burn" in chat and "What do you do all day in your room?" not in chat
         page.fill("#message textarea", "")
@@ -158,7 +167,7 @@ def test_a_model_crash_mid_answer_is_one_line_and_the_conversation_goes_on(app_u
         assert "What do you do all day in your room?" in page.inner_text("#chat") and not page.inner_text("#error").strip()
         page.reload()                                # the saved turns are whole: the crashed one never was one
         page.wait_for_selector("#message textarea", timeout=60_000)
-        page.wait_for_function("document.querySelector('#chat').innerText.includes('What do you do all day')", timeout=60_000)
+        page.wait_for_function(shows("#chat", "What do you do all day"), timeout=60_000)
         chat = page.inner_text("#chat")
         assert chat.count("What do you do all day in your room?") == 1 and chat.count("How did you burn your face?") == 1
         browser.close()
@@ -191,7 +200,7 @@ def test_group_interview_two_labelled_answers_own_sources_restored_on_reload(app
         page.reload()
         page.wait_for_selector("#message textarea", timeout=60_000)
         page.get_by_role("tab", name="Group interview").click()
-        page.wait_for_function(f"document.querySelector('#group_chat').innerText.includes({question!r})", timeout=60_000)
+        page.wait_for_function(shows("#group_chat", question), timeout=60_000)
         assert "The hero's wife:" in page.inner_text("#group_chat")
         assert question not in page.inner_text("#chat")          # the single interview is separate
 
@@ -201,7 +210,7 @@ def test_group_interview_two_labelled_answers_own_sources_restored_on_reload(app
         assert "**The man who lost his face:**" in text and "**The hero's wife:**" in text and question in text
 
         page.click("#group_undo")
-        page.wait_for_function(f"!document.querySelector('#group_chat').innerText.includes({question!r})", timeout=30_000)
+        page.wait_for_function(lacks("#group_chat", question), timeout=30_000)
         browser.close()
 
 
