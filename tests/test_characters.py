@@ -260,3 +260,28 @@ def test_every_line_a_card_speaks_reads_as_its_character_to_the_persona_check(ch
     wrong = [(kind, lang, line) for kind, by_lang in card.lines.items() for lang, lines in by_lang.items()
              for line in lines if not persona_adherence(line, lang, [], cues()["first_person"])["ok"]]
     assert not wrong, wrong
+
+
+@pytest.mark.parametrize("character", IDS)
+def test_every_memory_is_told_in_the_first_person_in_each_language(character):
+    """A composed answer is the memory itself: "The wounded cared first not whether they would live..."
+    read as narration, not as K. (20 memories were; the eval counted each as a persona break)."""
+    from evals.judges import cues
+    from evals.metrics import persona_adherence
+
+    wrong = [(lang, text) for m in get_card(character).memories for lang, text in m.text.items()
+             if not persona_adherence(text, lang, [], cues()["first_person"])["ok"]]
+    assert not wrong, wrong
+
+
+def test_the_shared_decline_lines_read_as_the_character():
+    """The lines any character declines a name, number, place, time or feeling with ("Имена здесь
+    ничего не значат; не скажу." had no first person)."""
+    from chat.inputs import prompts
+    from evals.judges import cues
+    from evals.metrics import persona_adherence
+
+    by_type = prompts()["abstain_by_type"]
+    lines = [(lang, line) for by_lang in by_type.values() for lang, options in by_lang.items() for line in options]
+    wrong = [(lang, line) for lang, line in lines if not persona_adherence(line, lang, [], cues()["first_person"])["ok"]]
+    assert len(lines) == 30 and not wrong, wrong
