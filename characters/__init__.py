@@ -23,6 +23,7 @@ import yaml
 
 from characters.schema import CardError, validate
 from core.errors import UnknownNameError, UsageError
+from core.yamltext import load_yaml
 from retrieval.corpus import LANGUAGES, Corpus, Event, load_corpus
 from retrieval.search import SearchFilter
 
@@ -112,7 +113,7 @@ class Card:
 def _load_card(path: Path, corpus: Corpus) -> Card:
     """A card file, validated field by field (``characters.schema``) before anything uses it."""
     try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+        d = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise CardError(f"cannot read it: {' '.join(str(exc).split())[:200]}") from None
     validate(d, corpus)

@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from core.errors import UsageError
+from core.yamltext import load_yaml
 from retrieval.corpus import load_corpus
 
 from characters import CARDS_DIR
@@ -37,7 +38,7 @@ def _raw(character: str, cards_dir: Path = CARDS_DIR) -> dict:
     if not path.is_file():
         known = sorted(p.stem for p in Path(cards_dir).glob("*.yaml"))
         raise UsageError(f"unknown character {character!r}; choose one of: {', '.join(known)}")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml(path.read_text(encoding="utf-8"))
 
 
 def export_v2(character: str, cards_dir: Path = CARDS_DIR) -> dict:

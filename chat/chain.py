@@ -140,7 +140,7 @@ class Interviewer:
         """Give the verifiers every corpus sentence's and this card's memories' vectors, computed
         once per data directory (disk cache) instead of once per answer."""
         if not self._warmed:
-            load_frequencies(LANGUAGES)   # the support check reads every word's frequency
+            load_frequencies(LANGUAGES, self.memories.cache_dir)   # the support check reads every word's frequency
             texts = sentence_texts(self.searcher.corpus)
             vectors = self.memories.cached("sentences", texts, self.searcher.store.embedder.embed_documents)
             for v in (self.guard.verifier, self.planner.premises):

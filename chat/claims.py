@@ -10,12 +10,14 @@ data (``verifier.yaml``).
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from core.yamltext import load_yaml
 from retrieval.lexical import _stemmer, _stopwords
 
 WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
@@ -27,7 +29,7 @@ NAME_ZIPF = 3.0          # a German capitalised word this rare is taken for a na
 
 @lru_cache(maxsize=1)
 def settings_data() -> dict:
-    return yaml.safe_load(Path(__file__).with_name("verifier.yaml").read_text(encoding="utf-8"))
+    return load_yaml(Path(__file__).with_name("verifier.yaml").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)
@@ -69,21 +71,62 @@ def sentences_of(text: str) -> tuple[str, ...]:
     return tuple(sp.text for sp in split_sentences(text)) or (text,)
 
 
-@lru_cache(maxsize=3)
-def _stem_frequencies(lang: str) -> dict[str, float]:
-    """The Zipf frequency of each stem's most frequent form, over the language's 30,000 commonest
-    words: "unserem" and "fragten" count as often as "unser" and "fragen"."""
+TOP_WORDS = 30000        # the commonest words per language whose stems get a frequency
+_STEM_ZIPF: dict[str, dict[str, float]] = {}
+
+
+def _count_stems(lang: str) -> dict[str, float]:
+    """The Zipf frequency of each stem's most frequent form, over the language's TOP_WORDS commonest
+    words: "unserem" and "fragten" count as often as "unser" and "fragen" (about 3 s a language)."""
     from wordfreq import top_n_list, zipf_frequency
 
     out: dict[str, float] = {}
-    for w in top_n_list(lang, 30000):
+    for w in top_n_list(lang, TOP_WORDS):
         out.setdefault(stem(w, lang), zipf_frequency(w, lang))
     return out
 
 
-def load_frequencies(langs) -> None:
-    """Read these languages' word frequencies now (about 2 s each), not at a reader's first question."""
+def _stem_file(cache_dir: Path, lang: str) -> Path:
+    """One file per language and version of the word list and the stemmer that made it."""
+    from importlib.metadata import version
+
+    made_by = json.dumps([lang, TOP_WORDS, version("wordfreq"), version("snowballstemmer")])
+    return cache_dir / f"stem-zipf-{lang}-{hashlib.sha256(made_by.encode()).hexdigest()[:16]}.json"
+
+
+def _cached_stems(cache_dir: Path, lang: str) -> dict[str, float]:
+    """The counted stems from ``cache_dir`` when there (a few ms), else counted and saved there. A
+    file that cannot be read is counted again and rewritten; a read-only dir only costs the count."""
+    path = _stem_file(cache_dir, lang)
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(table, dict) and all(isinstance(v, float) for v in table.values()):
+            return table
+    except (OSError, ValueError):
+        pass
+    table = _count_stems(lang)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)    # whole or absent, also with several processes on one data dir
+    except OSError:
+        pass
+    return table
+
+
+def _stem_frequencies(lang: str) -> dict[str, float]:
+    if lang not in _STEM_ZIPF:
+        _STEM_ZIPF[lang] = _count_stems(lang)
+    return _STEM_ZIPF[lang]
+
+
+def load_frequencies(langs, cache_dir: str | Path | None = None) -> None:
+    """Read these languages' word frequencies now, not at a reader's first question: from
+    ``cache_dir`` (the data dir's cache) when given, so a new process does not count them again."""
     for lang in langs:
+        if lang not in _STEM_ZIPF and cache_dir is not None:
+            _STEM_ZIPF[lang] = _cached_stems(Path(cache_dir), lang)
         zipf("the", lang)
 
 

@@ -14,9 +14,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from core.errors import UsageError
+from core.yamltext import load_yaml
 from retrieval.chunking import count_tokens
 
 MAX_MESSAGE_TOKENS = 300
@@ -25,7 +24,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 @lru_cache(maxsize=1)
 def prompts() -> dict:
-    return yaml.safe_load((Path(__file__).with_name("prompts.yaml")).read_text(encoding="utf-8"))
+    return load_yaml((Path(__file__).with_name("prompts.yaml")).read_text(encoding="utf-8"))
 
 
 def clean_message(text) -> str:

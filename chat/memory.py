@@ -31,8 +31,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from core.yamltext import load_yaml
 from retrieval.corpus import LANGUAGES
 
 AGREE = 3   # reader questions averaged for ``agree``: one phrasing near by chance is not an answer
@@ -43,7 +43,7 @@ def self_questions() -> dict[str, list[str]]:
     """Phrasings of "who are you / what do you do" per language (the first of each marks the
     identity memory in a card)."""
     path = Path(__file__).with_name("self_questions.yaml")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data = load_yaml(path.read_text(encoding="utf-8")) if path.is_file() else {}
     return {lang: [str(q) for q in data.get(lang, [])] for lang in LANGUAGES}
 
 

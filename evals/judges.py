@@ -29,12 +29,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from characters import load_cards
 from chat.inputs import folded_regex
 from chat.guard import dedupe_sentences
 from core.errors import FaceError, UnknownNameError
+from core.yamltext import load_yaml
 from retrieval.lexical import _stopwords, detect_language
 
 # Calibrated on the first half of evals/judge/labels.jsonl (j001-j036), checked on the second half
@@ -63,7 +63,7 @@ class JudgeError(FaceError):
 
 @lru_cache(maxsize=1)
 def judge_data() -> dict:
-    data = yaml.safe_load(Path(__file__).with_name("judge").joinpath("judge.yaml").read_text(encoding="utf-8"))
+    data = load_yaml(Path(__file__).with_name("judge").joinpath("judge.yaml").read_text(encoding="utf-8"))
     return data
 
 

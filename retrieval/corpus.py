@@ -33,6 +33,7 @@ import yaml
 
 from core.config import SEEDS_DIR
 from core.errors import CorpusError, UsageError
+from core.yamltext import load_yaml
 from retrieval.segment import split_sentences
 
 LANGUAGES = ("en", "ru", "de")
@@ -110,7 +111,7 @@ class Corpus:
 
 def _read_yaml(path: Path):
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise CorpusError(f"cannot read {path}: {exc}") from None
 

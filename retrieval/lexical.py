@@ -25,7 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import yaml
+
+from core.yamltext import load_yaml
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CYR = re.compile(r"[а-яё]", re.IGNORECASE)
@@ -35,7 +36,7 @@ _STEMMER_NAMES = {"en": "english", "ru": "russian", "de": "german"}
 
 @lru_cache(maxsize=1)
 def _stopwords() -> dict[str, frozenset]:
-    data = yaml.safe_load((Path(__file__).with_name("stopwords.yaml")).read_text(encoding="utf-8"))
+    data = load_yaml((Path(__file__).with_name("stopwords.yaml")).read_text(encoding="utf-8"))
     return {lang: frozenset(words.split()) for lang, words in data.items()}
 
 

@@ -163,3 +163,29 @@ def test_one_sentence_in_two_passages_is_one_piece_of_support(embedder):
              Evidence("My face was burned by liquid oxygen in an experiment in the lab.", "en", 0, "memory")]
     v = get_verifier("offline", embedder).check(["I burned my face with liquid oxygen in my laboratory."], units, "en")[0]
     assert v.supported and sorted(units[e].kind for e in v.evidence) == ["memory", "passage"], v.evidence
+
+
+def test_word_frequencies_are_counted_once_per_data_dir(tmp_path, monkeypatch):
+    """Counting the stems of 30,000 words took 3 s a language in every new process (a third of a
+    cold `ask`); the count is kept in the data dir's cache, and a damaged file is counted again."""
+    import json
+
+    from chat import claims
+
+    counted = []
+    count = claims._count_stems
+    monkeypatch.setattr(claims, "TOP_WORDS", 500)
+    monkeypatch.setattr(claims, "_count_stems", lambda lang: counted.append(lang) or count(lang))
+
+    def new_process():
+        monkeypatch.setattr(claims, "_STEM_ZIPF", {})
+        claims.load_frequencies(["de"], tmp_path)
+        return claims._STEM_ZIPF["de"]
+
+    table = new_process()
+    assert new_process() == table and counted == ["de"]      # the second process reads it
+    saved, = tmp_path.glob("stem-zipf-de-*.json")
+    assert json.loads(saved.read_text(encoding="utf-8")) == table and len(table) > 300
+    saved.write_text("{not json", encoding="utf-8")
+    assert new_process() == table and counted == ["de", "de"]
+    assert json.loads(saved.read_text(encoding="utf-8")) == table
