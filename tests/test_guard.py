@@ -71,9 +71,16 @@ def test_offline_verdicts(embedder, sentence, lang, ok, reason):
     ("Об этом я распространяться не буду.", "ru", True),
     ("Meinen Namen behalte ich lieber für mich.", "de", True),
     ("Mein Alter und mein Studium sind ohne Belang – darüber spreche ich nicht.", "de", True),
+    ("Das Jahr kann ich Ihnen nicht nennen.", "de", True),                  # the verb after the negation
+    ("Говорить об этом я вам не буду.", "ru", True),                        # the verb before it
+    ("Об этом я предпочёл бы не рассказывать.", "ru", True),
+    ("Мне никто не говорил.", "ru", True),                                   # "nobody told me": I don't know
+    ("Nobody told me.", "en", True),
+    ("Das hat mir niemand gesagt.", "de", True),
     # ... unless it slips in a specific
     ("I won't go into it, but I was born in Osaka in 1931.", "en", False),
     ("Darüber spreche ich nicht, aber Akiko hat mich am Bahnhof Shibuya abgeholt.", "de", False),
+    ("Nobody spoke to me on the tram in Sapporo.", "en", False),              # a claim, not a decline
 ])
 def test_a_decline_in_other_words_claims_nothing(embedder, sentence, lang, ok):
     v = OfflineVerifier(embedder).check([sentence], EVIDENCE, lang)[0]
