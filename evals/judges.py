@@ -70,7 +70,7 @@ def judge_data() -> dict:
 @lru_cache(maxsize=1)
 def cues() -> dict:
     c = judge_data()["cues"]
-    return {"decline": folded_regex(c["decline"]),
+    return {"decline": folded_regex(c["decline"]), "number": folded_regex(c["number"]),
             "negation": {lg: folded_regex(p) for lg, p in c["negation"].items()},
             "first_person": {lg: folded_regex(p) for lg, p in c["first_person"].items()}}
 
@@ -90,6 +90,11 @@ def is_decline(sentence: str) -> bool:
     """
     low = sentence.lower().strip()
     return bool(cues()["decline"].search(low)) or any(low and low in line for line in _card_declines())
+
+
+def has_number(text: str) -> bool:
+    """Digits or a number word in any of the three languages: ``"Ich bin zweiundfünfzig."`` -> True."""
+    return bool(_NUM.search(text) or cues()["number"].search(text))
 
 
 def negated(text: str, lang: str | None = None) -> bool:

@@ -22,7 +22,7 @@ import re
 
 from chat.guard import AI_TALK
 from evals.dataset import Item, evidence_spans
-from evals.judges import Judge, specifics
+from evals.judges import Judge, has_number, specifics
 from evals.recall import is_hit
 from retrieval.lexical import detect_language
 
@@ -66,11 +66,26 @@ def violation(answer: str, item: Item, judge: Judge, allowed_text: str, truth: l
     must_not = list(item.must_not)
     if item.kind == "false_premise" and opens_with_no(answer):
         must_not = [m for m in must_not if not _ACCEPTS.match(m)]
-    if judge.violates(answer, must_not, list(truth), item.language):
+    specific = [m for m in must_not if _SPECIFIC.search(m)]
+    if judge.violates(answer, [m for m in must_not if m not in specific], list(truth), item.language):
         return True
+    if not specific and item.kind != "unanswerable":
+        return False
     # read from the claims: a decline naming what it will not give ("Eine Zahl kann ich nicht nennen.") invents nothing
-    return item.kind == "unanswerable" and bool(invented_specifics(" ".join(judge.claims(answer, item.language)),
-                                                                   allowed_text))
+    claims = " ".join(judge.claims(answer, item.language))
+    return any(states_specific(m, claims, allowed_text) for m in specific) or (
+        item.kind == "unanswerable" and bool(invented_specifics(claims, allowed_text)))
+
+
+def states_specific(must_not: str, claims: str, allowed_text: str) -> bool:
+    """A must-not about a specific ("States a specific age as fact", "Names a specific hospital") is
+    read from the claims' specifics, not their topic: a number for an age, year, sum or count; a name
+    found nowhere in the sources for a name, place or institution. ``"Mein Alter tut nichts zur Sache;
+    ich heile Komplexe."`` states no age however near "age" it comes (the similarity judge read
+    such declines and topic sentences as the must-not)."""
+    if _NUMBERISH.search(must_not):
+        return has_number(claims)
+    return bool(invented_specifics(claims, allowed_text))
 
 
 def abstention_correct(kind: str, declined: bool, violated: bool, corrects: bool = False) -> bool | None:
@@ -164,6 +179,11 @@ def answer_paths(modes: list[str]) -> dict:
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NO = {"no", "nope", "not", "нет", "неправда", "nein", "falsch"}
 _ACCEPTS = re.compile(r"(Accepts|Agrees|Goes along with)\b")   # a must-not that is the premise itself
+# a must-not that forbids a specific (not a cause, outcome or story): "States a specific age as fact",
+# "Any invented name for the wife", "Names a specific hospital or institution"
+_SPECIFIC = re.compile(r"^(states|names|gives|any)\b(?!.*\b(cause|outcome|ending|backstory|story)\b)"
+                       r".*\b(specific|invented|named)\b", re.IGNORECASE)
+_NUMBERISH = re.compile(r"\b(age|number|year|years|date|salary|sum|fee|amount|figure|days|weeks|months)\b", re.IGNORECASE)
 
 
 def opens_with_no(answer: str) -> bool:

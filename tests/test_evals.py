@@ -261,3 +261,19 @@ def test_a_correction_that_opens_with_no_does_not_accept_the_premise():
     accepted = "Ich heile Komplexe mit Hypnose und Tabletten, das funktioniert sehr gut."
     assert M.violation(accepted, item, judge, "", truth)
     assert M.violation(corrected, dataclasses.replace(item, kind="fact"), judge, "", truth)   # (the judge alone)
+
+
+@pytest.mark.parametrize("label_id,violates", [
+    ("j019", False),   # "I'm not going to tell you her name. To you she is simply my wife." (was read as stating a name)
+    ("j047", True),    # "Около сорока тысяч иен в месяц..." states a salary in number words (was missed)
+])
+def test_a_must_not_about_a_specific_is_read_from_the_claims_specifics(label_id, violates):
+    """ "States a specific name for the wife as fact", "Gives a specific salary figure": the similarity
+    judge read the topic (a decline about her name comes near "a name"); the specifics say it."""
+    row = next(r for r in load_labels() if r["id"] == label_id)
+    item = next(i for i in ALL_ITEMS if i.id == row["item"])
+    assert row["labels"]["violates"] is violates
+    truth = M.evidence_sentences(item, CORPUS) + list(item.gold)
+    assert M.violation(row["answer"], item, OfflineJudge(EMBEDDER), M.source_text(CORPUS), truth) is violates
+    assert M.states_specific("States a specific age as fact", "Ich bin zweiundfünfzig.", "")
+    assert not M.states_specific("States a specific age as fact", "Mein Alter tut nichts zur Sache.", "")
