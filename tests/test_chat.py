@@ -1,7 +1,6 @@
 """The grounded chat end to end with the bundled model (SmolLM2 in llama.cpp): right citations for
 answerable questions, abstention or nothing specific for unanswerable ones, false premises not
-accepted, story time holds, probes stay in character, the `ask --json` contract."""
-import json
+accepted, story time holds, probes stay in character (the `ask` command's contract: test_ask.py)."""
 import re
 
 import pytest
@@ -12,8 +11,6 @@ from chat.inputs import clean_message
 from core.errors import UsageError
 from retrieval.corpus import load_corpus
 from retrieval.lexical import detect_language
-
-from test_search import run_cli
 
 from evals.metrics import invented_specifics, source_text
 
@@ -234,48 +231,6 @@ def test_ooc_asks_the_narrator(iv):
 def test_bad_messages_are_usage_errors(text, needle):
     with pytest.raises(UsageError, match=needle):
         clean_message(text)
-
-
-def test_ask_json_contract(shared_settings, searcher):
-    out = run_cli("ask", "--character", "hero", "--json", "Wie hast du dein Gesicht verloren?", settings=shared_settings)
-    assert out.returncode == 0, out.stderr
-    _check_answer_json(json.loads(out.stdout))
-
-
-def test_ask_two_characters_json_is_a_list_in_the_single_answer_schema(shared_settings, searcher):
-    out = run_cli("ask", "--character", "hero", "--character", "wife", "--as-of", "bus_stop", "--json",
-                  "What happened at the bus stop?", settings=shared_settings)
-    assert out.returncode == 0, out.stderr
-    answers = json.loads(out.stdout)
-    assert isinstance(answers, list) and [a["character"] for a in answers] == ["hero", "wife"]
-    for d in answers:
-        _check_answer_json(d)
-        assert d["as_of"]["novel"] == "bus_stop"
-
-
-def _check_answer_json(d):
-    for key in ("character", "question", "answer", "abstained", "mode", "backend", "model", "sentences", "citations"):
-        assert key in d
-    assert d["mode"] in ("generated", "composed", "abstained") and d["backend"] == "llamacpp"
-    for s in d["sentences"]:
-        assert {"text", "supported", "score", "citations"} <= set(s)
-        assert all(0 <= i < len(d["citations"]) for i in s["citations"])
-    for c in d["citations"]:
-        original = (CORPUS.sources[0].path.parent / c["source_file"]).read_text(encoding="utf-8")
-        assert original[c["start"]:c["end"]] == c["text"] and c["english"]
-
-
-@pytest.mark.parametrize("args,needle", [
-    (["ask", "--character", "akira", "hi"], "unknown character"),
-    (["ask", "--character", "hero", "--as-of", "nope", "hi"], "unknown event"),
-    (["ask", "--character", "hero", "   "], "empty"),
-    (["ask", "--character", "hero", "--character", "hero", "hi"], "each character once"),
-    (["ask", "--character", "doctor", "--character", "girl", "--as-of", "bus_stop", "hi"], "no one in this group"),
-    (["ask", "--character", "hero", "--character", "k", "--as-of", "akira", "hi"], "unknown event"),
-])
-def test_ask_bad_input_is_one_line_exit_2(args, needle, shared_settings):
-    out = run_cli(*args, settings=shared_settings)
-    assert out.returncode == 2 and needle in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
 def test_history_is_trimmed_to_the_context_window(iv):
