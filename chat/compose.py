@@ -41,6 +41,7 @@ def _patterns() -> dict[str, dict[str, re.Pattern]]:
     p = prompts()
     return {"followups": {k: folded_regex(v) for k, v in p["followups"].items()},
             "types": {k: folded_regex(v) for k, v in p["question_types"].items()},
+            "own_name": {"any": folded_regex(p["own_name"])},
             "first_person": {k: folded_regex(v) for k, v in p["first_person"].items()}}
 
 
@@ -52,6 +53,11 @@ def followup(question: str) -> str | None:
 def question_type(question: str) -> str | None:
     """What kind of fact is asked for: name, number, place, time, feeling (or None)."""
     return next((k for k, rx in _patterns()["types"].items() if rx.search(question)), None)
+
+
+def asks_own_name(question: str) -> bool:
+    """``"What is your name?"``, ``"Как тебя зовут?"``, ``"Wie heißen Sie?"``: the name of the one asked."""
+    return bool(_patterns()["own_name"]["any"].search(question))
 
 
 def gives(kind: str | None, text: str, lang: str) -> bool:

@@ -47,6 +47,7 @@ from itertools import takewhile
 from chat import compose as C
 from chat.claims import content_words, stem, zipf
 from chat.evidence import units_for
+from chat.memory import is_identity
 from chat.verify import Evidence, get_verifier
 from retrieval.corpus import LANGUAGES
 from retrieval.search import Hit
@@ -93,10 +94,11 @@ class Planner:
             return {"mode": "generate", "memories": []}
         said = C.said_before(history)
         fresh = [m for m in matches if C.asked_before(q, history) or not C.is_said(m.memory, lang, said)]
-        kind = C.question_type(q)
+        kind, own_name = C.question_type(q), C.asks_own_name(q)
         answering = [m.memory for m in takewhile(   # the nearest first; and a name question wants a name, read in
             lambda m: (answers(m) or (m is fresh[0] and anchored(m, q, lang)))   # English: no noun looks like one
-            and C.gives(kind, m.memory.text["en"], "en"), fresh[:2])]
+            and C.gives(kind, m.memory.text["en"], "en")
+            and not (own_name and is_identity(m.memory)), fresh[:2])]   # who one is is not one's name
         asks = C.followup(q)
         if asks:   # a follow-up goes on from any memory the character knows, not only the question's nearest,
             in_scope = s["card"].memories_in(s["flt"])   # to one that does not nearly repeat what was said

@@ -67,6 +67,16 @@ def test_a_name_question_is_not_answered_by_a_memory_without_a_name(iv):
     assert ans.abstained and "Schwester" not in ans.answer, ans.answer
 
 
+@pytest.mark.parametrize("character,question", [("hero", "What is your name?"), ("wife", "What's your real name?"),
+                                                ("wife", "Как вас зовут?")])
+def test_who_one_is_does_not_answer_a_question_about_ones_name(iv, character, question):
+    """The identity memory names the Institute of High-Molecular Chemistry, which read as a name: asked
+    their name, the hero and his wife said where he works. The texts never name them: they decline."""
+    ans = iv.answer(character, question)
+    assert ans.abstained and not re.search("Institut|Chemi|Хими", ans.answer), ans.answer
+    assert "Institute of High-Molecular" in iv.answer("hero", "What's the name of the institute where you work?").answer
+
+
 @pytest.mark.parametrize("question,then,want", [
     ("What happened at the bus stop?", "And then?", "hotel"),
     ("Was ist an der Bushaltestelle passiert?", "Und dann?", "Hotel"),
