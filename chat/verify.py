@@ -11,6 +11,9 @@ Design choices:
   in any of their forms (matched by stem: "zugebe" as the listed "zugeben").
 - The words, numbers and names a sentence claims are read by ``chat.claims``; this module holds
   them against the evidence.
+- A short sentence (``short_sentence`` such words at most) may leave one common word ungrounded, a
+  capable model's wording ("Нет, далеко не только.", "Man nennt mich K., und dabei bleibt es."),
+  unless the word is the reader's own: "Were you scared?" - "I wasn't scared of him." is a claim.
 - Specifics are held to more: every number (digits or number words, "eleven", "zweiundfünfzig",
   "восемь", compared by value) and every name (a capitalised word inside an English or Russian
   sentence) must occur in the evidence or the character's own names, or the sentence goes.
@@ -183,6 +186,7 @@ class OfflineVerifier(Verifier):
                            if not known.grounds(w, s_lang) and not conversational(w, s_lang)
                            and zipf(w, s_lang) < self.t["common_zipf"]],
                 "question": s.rstrip().endswith("?"),
+                "asked": [w for w, _, g, _ in words if not g and echo.grounds(w, s_lang)],   # the reader's words
                 "echoed": [w for w, _, g, _ in words if not g and w in denied and echo.grounds(w, s_lang)],
                 "negation": bool(same) and bool(neg.search(s)) != bool(neg.search(pieces[same[0]][1])),
                 "negation_sim": float(sims[n][same[0]]) if same else 0.0,
@@ -208,7 +212,7 @@ class OfflineVerifier(Verifier):
             return reasons   # "I won't say.", "Yes.", "Acid?": claims nothing, unless it slips in a specific
         if len(informative) > t["max_informative"]:
             reasons.append("says what the evidence does not: " + ", ".join(informative))
-        elif len(loose) > t["max_ungrounded_share"] * max(len(rare), 1):
+        elif len(loose) > (1 if _short(rare, loose, informative, f, t) else t["max_ungrounded_share"] * len(rare)):
             reasons.append("too little of it is in the evidence: " + ", ".join(loose))
         if f["coherence"] < t["min_coherence"]:
             reasons.append(f"stitched from different passages (coherence {f['coherence']:.2f})")
@@ -224,6 +228,14 @@ class OfflineVerifier(Verifier):
             reasons = self.decide(f)
             out.append(Verdict(f["sentence"], not reasons, round(f["sim"], 4), f["rests_on"], reasons))
         return out
+
+
+def _short(rare: list, loose: list, informative: list, f: dict, t: dict) -> bool:
+    """A short statement whose one ungrounded word is common wording, not a claim ("Нет, далеко не
+    только."): at most ``short_sentence`` rare words, none informative left ungrounded, and not the
+    reader's own word, affirmed or denied ("Were you scared?" - "I wasn't scared of him at all." is a claim)."""
+    return (len(rare) <= t["short_sentence"] and not informative and not f["question"]
+            and not set(loose) & set(f["asked"]))
 
 
 class VerifierError(FaceError):

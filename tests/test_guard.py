@@ -149,6 +149,23 @@ def test_a_model_on_this_machine_may_bring_in_no_informative_word(embedder):
 
 
 @pytest.mark.parametrize("sentence,ok", [
+    ("It hurt in my laboratory.", True),                      # one common word of two: wording
+    ("Sulfur burned in my laboratory.", False),                # an informative word
+    ("I was scared of him at all times.", False),              # the reader's own word, affirmed ...
+    ("No. I wasn't scared of him at all.", False),             # ... or denied, is a claim
+])
+def test_a_short_sentence_may_leave_one_common_word_ungrounded(embedder, sentence, ok):
+    """A capable model's short sentence ("Нет, далеко не только.") may leave one common word
+    ungrounded; a small model's may not."""
+    units = [*EVIDENCE, Evidence("Were you scared of him?", "en", -1, "question")]
+    capable = get_verifier("offline", embedder)
+    capable.t["sim_min"] = 0.8   # the rule itself, whatever the similarity of so short a sentence
+    v = capable.check([sentence], units, "en")[0]
+    assert v.supported is ok, v.reasons
+    assert not get_verifier("offline", embedder, small_model=True).check([sentence], units, "en")[0].supported
+
+
+@pytest.mark.parametrize("sentence,ok", [
     ("Acid? No - it was liquid oxygen in my laboratory.", True),           # the reader's word asked back, denied
     ("I never used acid; I burned my face with liquid oxygen.", True),
     ("I burned my face with liquid oxygen, the acid was everywhere.", False),  # the reader's word, asserted
