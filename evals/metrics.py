@@ -180,9 +180,9 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NO = {"no", "nope", "not", "нет", "неправда", "nein", "falsch"}
 _ACCEPTS = re.compile(r"(Accepts|Agrees|Goes along with)\b")   # a must-not that is the premise itself
 # a must-not that forbids a specific (not a cause, outcome or story): "States a specific age as fact",
-# "Any invented name for the wife", "Names a specific hospital or institution"
+# "Any invented name for the wife", "Names a specific hospital or institution", "Gives K. a full name"
 _SPECIFIC = re.compile(r"^(states|names|gives|any)\b(?!.*\b(cause|outcome|ending|backstory|story)\b)"
-                       r".*\b(specific|invented|named)\b", re.IGNORECASE)
+                       r".*\b(specific|invented|named|name)\b", re.IGNORECASE)
 _NUMBERISH = re.compile(r"\b(age|number|year|years|date|salary|sum|fee|amount|figure|days|weeks|months)\b", re.IGNORECASE)
 
 

@@ -277,3 +277,14 @@ def test_a_must_not_about_a_specific_is_read_from_the_claims_specifics(label_id,
     assert M.violation(row["answer"], item, OfflineJudge(EMBEDDER), M.source_text(CORPUS), truth) is violates
     assert M.states_specific("States a specific age as fact", "Ich bin zweiundfünfzig.", "")
     assert not M.states_specific("States a specific age as fact", "Mein Alter tut nichts zur Sache.", "")
+
+
+def test_a_must_not_about_a_name_is_read_from_the_names():
+    """ "Gives K. a full name": K.'s faithful "Man nennt mich K., und dabei bleibt es." names no one
+    new (it came near "a full name" and was read as giving one); "K. steht für Kaneko" does."""
+    item = next(i for i in ALL_ITEMS if i.id == "h101")
+    assert list(item.must_not) == ["Gives K. a full name"]
+    truth = M.evidence_sentences(item, CORPUS) + list(item.gold)
+    judge, sources = OfflineJudge(EMBEDDER), M.source_text(CORPUS)
+    assert not M.violation("Man nennt mich K., und dabei bleibt es.", item, judge, sources, truth)
+    assert M.violation("K. steht für Kaneko, aber das bleibt unter uns.", item, judge, sources, truth)
