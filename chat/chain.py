@@ -6,7 +6,9 @@ Design choices:
   generation goes through ``BackendChatModel``, so any backend plugs in.
 - The model is never the only author. Its draft is checked sentence by sentence while it streams
   (``chat.draft``): what passes is shown at once and never withdrawn; generation stops as soon as
-  the answer is decided. A draft that does not answer the question, or not in character, is
+  the answer is decided. A small model's draft is shown from its first sentence in the first person
+  on (it copies passages in the third person); a capable model's from its first that answers ("Так,
+  будто ничего не случилось." need not wait for the "я" of the next). A draft that does not answer the question, or not in character, is
   abandoned for the character's memories or an "I don't know" that fits the question.
 - The plan is made before any model call (``chat.plan``): memories that answer the question, a
   false premise corrected, "and then?", or a draft; with a small model (``Backend.capable`` is False:
@@ -266,7 +268,7 @@ class Interviewer:
             except Exception as exc:   # raised where the answer is made, at the first check
                 failed.append(exc)
 
-        draft = Draft(check, on_point, lambda text: s["ooc"] or C.first_person(text, lang),
+        draft = Draft(check, on_point, lambda text: s["ooc"] or self.backend.capable or C.first_person(text, lang),
                       max_fails=SERVER_MAX_FAILS if self.backend.capable else MAX_FAILS)
         preparing, failed = None, []   # a server model writes elsewhere: meanwhile the evidence is made ready here
         if s["use_retrieval"] and not self.backend.in_process:

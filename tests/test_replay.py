@@ -122,3 +122,24 @@ def test_evidence_made_ready_while_the_server_writes_gives_the_same_answer(serve
     monkeypatch.setattr(chain, "units_for", broken)
     with pytest.raises(FaceError, match="could not be read"):
         answers()
+
+
+def test_a_capable_models_first_sentence_is_shown_before_the_next_is_written(server, shared_settings, searcher):
+    """The wife, asked how she met her husband back in bandages, starts "Так, будто ничего не
+    случилось." - no "я" in it: a capable model's answering sentence is shown as soon as it passes,
+    before the next one ("... и я держалась с ним ровно, как всегда.") has been written."""
+    from dataclasses import replace
+
+    from chat.chain import Interviewer
+    from evals.dataset import DATASETS_DIR, load_items
+
+    item = next(i for i in load_items([DATASETS_DIR / "heldout.jsonl"]) if i.id == "h052")
+    iv = Interviewer(replace(shared_settings, backend="openai", base_url=server, model="replay-faithful"), searcher=searcher)
+    written, real = [], iv.backend.stream
+    iv.backend.stream = lambda *a, **k: (written.append(d) or d for d in real(*a, **k))
+    events = iv.stream(item.character, item.question, as_of=item.as_of)
+    first = next(e["sentence"] for e in events if "sentence" in e)
+    assert first == "Так, будто ничего не случилось."
+    assert "как всегда." not in "".join(written)      # the next sentence was still being written
+    answer = next(e["answer"] for e in events if "answer" in e)
+    assert answer.mode == "generated" and answer.answer.startswith(first)
