@@ -138,7 +138,7 @@ def test_offline_judge_reads_paraphrases_in_inflected_languages_and_facts_inside
 
 def test_offline_judge_agrees_with_most_hand_labels():
     agreement = judge_agreement(OfflineJudge(EMBEDDER), CORPUS)
-    # measured: supported 0.750, conveys 0.772, violates 0.800, declines 0.912 (160 labelled answers; on the
+    # measured: supported 0.756, conveys 0.772, violates 0.812, declines 0.919 (160 labelled answers; on the
     # first 120, before the 40 paraphrase-heavy l-rows: 0.817, 0.783, 0.800, 0.942)
     assert agreement["supported"]["agree"] >= 0.70 and agreement["conveys"]["agree"] >= 0.75
     assert agreement["violates"]["agree"] >= 0.75 and agreement["declines"]["agree"] >= 0.85
@@ -288,3 +288,22 @@ def test_a_must_not_about_a_name_is_read_from_the_names():
     judge, sources = OfflineJudge(EMBEDDER), M.source_text(CORPUS)
     assert not M.violation("Man nennt mich K., und dabei bleibt es.", item, judge, sources, truth)
     assert M.violation("K. steht für Kaneko, aber das bleibt unter uns.", item, judge, sources, truth)
+
+
+@pytest.mark.parametrize("answer,declines", [
+    ("Mein Alter und mein Studium sind für unser Gespräch ohne Belang – darüber spreche ich nicht.", True),
+    ("Об этом я говорить не буду.", True),
+    ("I won't talk about that.", True),
+    ("Ich spreche mit niemandem.", False),
+    ("I talked to him for hours.", False),
+])
+def test_the_judge_hears_a_decline_in_other_words(answer, declines):
+    """A decline claims nothing: the doctor's "... ohne Belang – darüber spreche ich nicht." was read as
+    a claim, and its rare noun "Belang" as an invented name (a must-not violation shown, a033)."""
+    from evals.judges import is_decline
+
+    assert is_decline(answer) is declines
+    item = next(i for i in ALL_ITEMS if i.id == "a033")
+    truth = M.evidence_sentences(item, CORPUS) + list(item.gold)
+    if declines and "Belang" in answer:
+        assert not M.violation(answer, item, OfflineJudge(EMBEDDER), M.source_text(CORPUS), truth)
