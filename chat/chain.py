@@ -8,8 +8,9 @@ Design choices:
   (``chat.draft``): what passes is shown at once and never withdrawn; generation stops as soon as
   the answer is decided. A small model's draft is shown from its first sentence in the first person
   on (it copies passages in the third person); a capable model's from its first that answers ("Так,
-  будто ничего не случилось." need not wait for the "я" of the next). A draft that does not answer the question, or not in character, is
-  abandoned for the character's memories or an "I don't know" that fits the question.
+  будто ничего не случилось." need not wait for the "я" of the next). A draft that does not answer
+  the question, or not in character, is abandoned for the character's memories or an "I don't
+  know" that fits the question.
 - The plan is made before any model call (``chat.plan``): memories that answer the question, a
   false premise corrected, "and then?", or a draft; with a small model (``Backend.capable`` is False:
   a bundled one, in process or behind ``app.py model-server``) an answering memory is the answer, no
