@@ -170,6 +170,7 @@ class OfflineVerifier(Verifier):
             denied = {w for c in _CLAUSE.split(s) if c.strip().endswith("?") or neg.search(c) for w in content_words(c, s_lang)}
             words = [(w, round(zipf(w, s_lang), 2), known.grounds(w, s_lang), conversational(w, s_lang))
                      for w in dict.fromkeys(content_words(s, s_lang))]
+            asked = [w for w, _, g, _ in words if not g and echo.grounds(w, s_lang)]   # the reader's words
             order = list(np.argsort(-sims[n])) if pieces else []
             same = [j for j in order if units[pieces[j][0]].lang == s_lang][:1]
             rests_on = list(dict.fromkeys(pieces[j][0] for j in _distinct(order, pieces)[:4]
@@ -186,8 +187,8 @@ class OfflineVerifier(Verifier):
                            if not known.grounds(w, s_lang) and not conversational(w, s_lang)
                            and zipf(w, s_lang) < self.t["common_zipf"]],
                 "question": s.rstrip().endswith("?"),
-                "asked": [w for w, _, g, _ in words if not g and echo.grounds(w, s_lang)],   # the reader's words
-                "echoed": [w for w, _, g, _ in words if not g and w in denied and echo.grounds(w, s_lang)],
+                "asked": asked,
+                "echoed": [w for w in asked if w in denied],   # ... that it denies
                 "negation": bool(same) and bool(neg.search(s)) != bool(neg.search(pieces[same[0]][1])),
                 "negation_sim": float(sims[n][same[0]]) if same else 0.0,
                 "rests_on": rests_on,
