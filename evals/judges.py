@@ -50,7 +50,12 @@ NOVEL_ZIPF = 4.5     # "informative": rarer than this on wordfreq's Zipf scale
 INFLECTED, INFIX = ("ru", "de"), 4   # (j001-j036: supported 0.778 -> 0.806; 5 letters changed nothing)
 NOUN_ZIPF = 4.0      # a capitalised German word this common is a noun, not a name (j001-j036 hold no German:
                      # set by reading, not fitted; k001-k048 agree as before with it, supported 0.833)
-ENTAIL_MIN = 0.84    # answer sentence vs English statement (cross-lingual)
+ENTAIL_MIN = 0.84    # answer sentence vs English statement, both English
+ENTAIL_CROSS_MIN = 0.83   # ... a Russian or German sentence vs the English statement: e5 puts a faithful
+                     # rendering a little further off across languages ("Я спокойно сказала ему, что муж сейчас в
+                     # командировке." / "That her husband was away on a business trip" 0.836). Fitted on the
+                     # first halves of the labels (j001-j036, k001-k024, l001-l024; conveys 0.782 -> 0.796 at 0.81-0.83,
+                     # the highest kept), checked on the second (0.762 -> 0.790), ENTAIL_MIN kept
 NEGATION_SIM = 0.86  # a negation the closest passage lacks vetoes a claim this close to it (0.88 scored one
                      # label better on j001-j036 but lets "I did not buy an artificial finger" through)
 _NUM = re.compile(r"\d+")
@@ -169,9 +174,10 @@ class OfflineJudge(Judge):
     name = "offline"
 
     def __init__(self, embedder, support_min: float = SUPPORT_MIN, entail_min: float = ENTAIL_MIN,
-                 novel_max: int = NOVEL_MAX):
+                 novel_max: int = NOVEL_MAX, entail_cross_min: float = ENTAIL_CROSS_MIN):
         self.embedder = embedder
         self.support_min, self.entail_min, self.novel_max = support_min, entail_min, novel_max
+        self.entail_cross_min = entail_cross_min
         self._cache: dict[str, np.ndarray] = {}
 
     @classmethod
@@ -226,10 +232,14 @@ class OfflineJudge(Judge):
         out = []
         for i, st in enumerate(statements):
             j = int(np.argmax(sims[i]))
-            ok = sims[i, j] >= self.entail_min and all(n in low for n in _NUM.findall(st))
+            ok = sims[i, j] >= self._entail_min(sentences[j]) and all(n in low for n in _NUM.findall(st))
             ok = ok and negated(st, "en") == negated(sentences[j])
             out.append(bool(ok))
         return out
+
+    def _entail_min(self, sentence: str) -> float:
+        """The similarity at which a sentence states an English statement: lower across languages."""
+        return self.entail_min if detect_language(sentence) == "en" else self.entail_cross_min
 
     def declines(self, answer, lang):
         sentences = dedupe_sentences(answer, limit=8)
@@ -247,7 +257,8 @@ class OfflineJudge(Judge):
         s = self._vectors(sentences)
         bad = (s @ self._vectors([m for m, h in zip(must_not, hits) if h]).T).max(axis=1)
         good = (s @ self._vectors(list(truth)).T).max(axis=1)
-        return bool(((bad > good) & (bad >= self.entail_min)).any())
+        floor = np.array([self._entail_min(x) for x in sentences])
+        return bool(((bad > good) & (bad >= floor)).any())
 
 
 class LLMJudge(Judge):

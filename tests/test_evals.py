@@ -18,6 +18,7 @@ from evals.dataset import DATASETS_DIR, KINDS, evidence_spans, load_items
 from evals.judges import JUDGES, JudgeError, LLMJudge, OfflineJudge, cues, get_judge
 from retrieval.corpus import load_corpus
 from retrieval.embeddings import get_embedder
+from retrieval.lexical import detect_language
 
 CORPUS = load_corpus()
 EVENTS = {e.id for e in CORPUS.events}
@@ -136,11 +137,24 @@ def test_offline_judge_reads_paraphrases_in_inflected_languages_and_facts_inside
     assert j.entails(answer, ["He himself cannot look at himself without revulsion"], "ru") == [True]
 
 
+@pytest.mark.parametrize("answer,conveys", [
+    ("Я спокойно сказала ему, что муж сейчас в командировке.", True),   # 0.836 to the English fact
+    ("Obwohl mein Gesicht zur Hälfte entstellt ist, trage ich keine Maske und versuche, so zu sein, wie ich bin.", True),
+    ("Я спокойно сказала ему, что муж сидит дома и ждёт меня.", False),
+    ("Ich trage eine Maske, damit niemand die Narben sieht.", False),
+])
+def test_offline_judge_reads_a_russian_or_german_rendering_of_an_english_fact(answer, conveys):
+    """e5 puts a faithful rendering a little further off across languages than within one."""
+    facts = ["That her husband was away on a business trip"] if "муж" in answer else \
+        ["She does not wear a mask and tries to be as she is"]
+    assert OfflineJudge(EMBEDDER).entails(answer, facts, detect_language(answer)) == [conveys]
+
+
 def test_offline_judge_agrees_with_most_hand_labels():
     agreement = judge_agreement(OfflineJudge(EMBEDDER), CORPUS)
-    # measured: supported 0.756, conveys 0.772, violates 0.812, declines 0.919 (160 labelled answers; on the
+    # measured: supported 0.756, conveys 0.793, violates 0.812, declines 0.919 (160 labelled answers; on the
     # first 120, before the 40 paraphrase-heavy l-rows: 0.817, 0.783, 0.800, 0.942)
-    assert agreement["supported"]["agree"] >= 0.70 and agreement["conveys"]["agree"] >= 0.75
+    assert agreement["supported"]["agree"] >= 0.70 and agreement["conveys"]["agree"] >= 0.78
     assert agreement["violates"]["agree"] >= 0.75 and agreement["declines"]["agree"] >= 0.85
 
 
