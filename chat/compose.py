@@ -34,6 +34,7 @@ from chat.memory import is_identity
 from retrieval.segment import split_sentences
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_INITIAL = re.compile(r"(?<=\s)[A-ZА-ЯЁ]\.(?=[\s,;:)–—-]|$)")   # "Man nennt mich K., und dabei bleibt es."
 
 
 @lru_cache(maxsize=1)
@@ -62,11 +63,11 @@ def asks_own_name(question: str) -> bool:
 
 def gives(kind: str | None, text: str, lang: str) -> bool:
     """Whether a sentence holds what a name or number question asks for ("The mask is my wife's
-    first name." does not); other questions: True."""
+    first name." does not; "Man nennt mich K." does: an initial is a name); other questions: True."""
     if kind == "number":
         return bool(number_values(text, lang))
     if kind == "name":
-        return bool(names(text, lang, rare_nouns=True))
+        return bool(names(text, lang, rare_nouns=True) or _INITIAL.search(text))
     return True
 
 

@@ -3,7 +3,7 @@ the "I don't know" that fits), and the card's lines that say it."""
 import pytest
 
 from characters import get_card
-from chat.compose import not_known, question_type
+from chat.compose import gives, not_known, question_type
 
 
 @pytest.mark.parametrize("question,kind", [
@@ -24,6 +24,17 @@ from chat.compose import not_known, question_type
 ])
 def test_question_types(question, kind):
     assert question_type(question) == kind
+
+
+@pytest.mark.parametrize("text,lang,ok", [
+    ("Man nennt mich K., und dabei bleibt es.", "de", True),    # an initial is a name: the answer is on point
+    ("Меня все зовут просто К.", "ru", True),
+    ("First I met K., who makes artificial organs.", "en", True),
+    ("The mask is my wife's first name.", "en", False),
+    ("I. Never. Said. That.", "en", False),
+])
+def test_a_sentence_gives_a_name(text, lang, ok):
+    assert gives("name", text, lang) is ok
 
 
 @pytest.mark.parametrize("character", ["hero", "wife", "doctor", "k", "girl", "daughter"])
