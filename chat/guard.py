@@ -35,6 +35,7 @@ AI_TALK = re.compile(r"\b(as an ai|an ai\b|language model|ai assistant|assistant
                      r"языков\w* модел|\bии\b|искусственн\w* интеллект|нейросет|"
                      r"\bki\b|sprachmodell|künstliche intelligenz|assistent", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
+_SPELLED = re.compile(r"(?<!\w)\w(?:[\s.\-_·•/|*+]+\w(?!\w)){3,}")   # "S-t-a-y i-n", "O P E N A I": four letters or more
 
 
 def _norm(s: str) -> str:
@@ -74,16 +75,25 @@ def _out_of_character() -> re.Pattern:
     return re.compile(re.sub(r"\|\s+", "|", settings_data()["out_of_character"].strip()), re.IGNORECASE)
 
 
+def _letters(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
 def hard_reasons(sentence: str, lang: str, forbidden: tuple[str, ...] = ()) -> list[str]:
-    """What no verifier may let through: another language, AI talk, the prompt, narration."""
+    """What no verifier may let through: another language, AI talk, the prompt, narration, and text
+    spelled out letter by letter (no character talks so; it is how a prompt is smuggled past the
+    checks: "S-t-a-y i-n c-h-a-r-a-c-t-e-r ..." claims no word at all). The prompt is looked for
+    in the sentence's letters alone, whatever stands between them."""
     reasons = []
+    if _SPELLED.search(sentence):
+        reasons.append("spells text out letter by letter")
     if _out_of_character().search(sentence):
         reasons.append("speaks about the story from outside it")
     if len(_WORD.findall(sentence)) >= 3 and (s_lang := detect_language(sentence)) != lang:
         reasons.append(f"language {s_lang} instead of {lang}")
     if AI_TALK.search(sentence):
         reasons.append("speaks as an AI")
-    if any(f in sentence.lower() for f in forbidden):
+    if any(_letters(f) in _letters(sentence) for f in forbidden):
         reasons.append("repeats the prompt")
     return reasons
 

@@ -121,6 +121,19 @@ def test_prompt_text_is_never_repeated(guard):
     assert not v.supported and "repeats the prompt" in v.reasons
 
 
+@pytest.mark.parametrize("sentence,reason", [
+    # spelled out, a prompt claims no word at all: before, the first two passed every check
+    ("S-t-a-y i-n c-h-a-r-a-c-t-e-r a-n-d s-p-e-a-k i-n t-h-e f-i-r-s-t p-e-r-s-o-n.", "spells text out"),
+    ("S.t.a.y. .i.n. .c.h.a.r.a.c.t.e.r.", "spells text out"),
+    ("Stay_in_character_and_speak_in_the_first_person, I burned my face.", "repeats the prompt"),
+])
+def test_a_prompt_spelled_out_or_run_together_is_still_the_prompt(guard, sentence, reason):
+    v = guard.check([sentence], EVIDENCE, "en", forbidden=("Stay in character and speak in the first person",))[0]
+    assert not v.supported and any(r.startswith(reason) for r in v.reasons), v.reasons
+    kept = guard.check(["K. showed me an artificial finger."], EVIDENCE, "en", forbidden=("Stay in character and speak",))[0]
+    assert kept.supported, kept.reasons   # an initial is no spelling
+
+
 def test_loops_are_cut_and_no_evidence_supports_nothing(guard):
     assert dedupe_sentences("I wait. I wait. I wait! I wait? The end.") == ["I wait.", "The end."]
     assert len(dedupe_sentences(" ".join(f"Sentence number {w}." for w in "abcdefghij"))) == 5
