@@ -221,6 +221,7 @@ class Interviewer:
     def _draft(self, s, checked: list, mems) -> Draft:
         card, lang = s["card"], s["lang"]
         forbidden = (card.voice, *(str(f["text"]) for f in card.facts), *prompts()["persona_system"].split("\n"))
+        secret = (card.voice, *(x for key in ("persona_system", "narrator_system") for x in prompts()[key].split("\n")))
         answering = {id(m) for m in s["plan"]["memories"]}
         if self.backend.capable:   # a capable model answers from what it was given, not from a neighbour
             answering |= {id(m) for m, _ in mems}
@@ -240,12 +241,12 @@ class Interviewer:
                     raise failed[0]
             if s["use_retrieval"] and not draft.units:
                 draft.units = units_for(self.searcher.corpus, card, checked, mems, s["question"])
-            v = self.guard.check([sentence], draft.units, lang, forbidden)[0]
+            v = self.guard.check([sentence], draft.units, lang, forbidden, secret)[0]
             extra = more_hits(self.searcher, [sentence], s["flt"], lang, checked) if s["use_retrieval"] and not v.supported else []
             if extra:
                 checked.extend(extra)
                 draft.units = units_for(self.searcher.corpus, card, checked, mems, s["question"])
-                v = self.guard.check([sentence], draft.units, lang, forbidden)[0]
+                v = self.guard.check([sentence], draft.units, lang, forbidden, secret)[0]
             if v.supported and C.repeats(v.text, s["history"]):
                 v.supported, v.reasons = False, ["the character already said this in this conversation"]
             elif v.supported and not self.backend.capable and not (s["ooc"] or C.first_person(v.text, lang)):

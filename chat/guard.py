@@ -31,6 +31,7 @@ from retrieval.segment import split_sentences
 __all__ = ["AI_TALK", "Evidence", "Guard", "Verdict", "dedupe_sentences", "hard_reasons", "near_repeat", "words_of"]
 
 MAX_SENTENCES = 5
+LEAK_WORDS = 6   # words in a row shared with the prompt or the card's voice: the prompt repeated
 AI_TALK = re.compile(r"\b(as an ai|an ai\b|language model|ai assistant|assistant|chatbot|openai|llm)\b|"
                      r"языков\w* модел|\bии\b|искусственн\w* интеллект|нейросет|"
                      r"\bki\b|sprachmodell|künstliche intelligenz|assistent", re.IGNORECASE)
@@ -75,15 +76,24 @@ def _out_of_character() -> re.Pattern:
     return re.compile(re.sub(r"\|\s+", "|", settings_data()["out_of_character"].strip()), re.IGNORECASE)
 
 
+def word_runs(text: str, n: int = LEAK_WORDS) -> set[tuple[str, ...]]:
+    """Every ``n`` words in a row (lower-cased, punctuation aside)."""
+    words = _norm(text).split()
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
 def _letters(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.lower())
 
 
-def hard_reasons(sentence: str, lang: str, forbidden: tuple[str, ...] = ()) -> list[str]:
+def hard_reasons(sentence: str, lang: str, forbidden: tuple[str, ...] = (),
+                 secret: frozenset = frozenset()) -> list[str]:
     """What no verifier may let through: another language, AI talk, the prompt, narration, and text
     spelled out letter by letter (no character talks so; it is how a prompt is smuggled past the
-    checks: "S-t-a-y i-n c-h-a-r-a-c-t-e-r ..." claims no word at all). The prompt is looked for
-    in the sentence's letters alone, whatever stands between them."""
+    checks: "S-t-a-y i-n c-h-a-r-a-c-t-e-r ..." claims no word at all). The start of each
+    ``forbidden`` text is looked for in the sentence's letters alone, whatever stands between them;
+    ``secret`` holds the ``word_runs`` of the prompt and the card's voice, none of which a sentence
+    may repeat (the middle of the prompt, not only its start)."""
     reasons = []
     if _SPELLED.search(sentence):
         reasons.append("spells text out letter by letter")
@@ -93,7 +103,7 @@ def hard_reasons(sentence: str, lang: str, forbidden: tuple[str, ...] = ()) -> l
         reasons.append(f"language {s_lang} instead of {lang}")
     if AI_TALK.search(sentence):
         reasons.append("speaks as an AI")
-    if any(_letters(f) in _letters(sentence) for f in forbidden):
+    if any(_letters(f) in _letters(sentence) for f in forbidden) or word_runs(sentence) & secret:
         reasons.append("repeats the prompt")
     return reasons
 
@@ -103,16 +113,23 @@ class Guard:
         self.verifier = verifier
 
     def check(self, answer_or_sentences, evidence: list[Evidence], lang: str,
-              forbidden: tuple[str, ...] = ()) -> list[Verdict]:
-        """Verdicts per sentence; ``forbidden``: prompt or card text that must never be repeated."""
+              forbidden: tuple[str, ...] = (), secret: tuple[str, ...] = ()) -> list[Verdict]:
+        """Verdicts per sentence; ``forbidden``: prompt or card text whose start must never be
+        repeated; ``secret``: text none of whose ``LEAK_WORDS`` words in a row may be (the prompt
+        and the card's voice; not the card's facts, which a faithful sentence may well echo, nor a
+        run the evidence holds too: "not to be prejudiced against other people's faces" is the
+        hero's voice and his memory)."""
         forbidden = tuple(f.lower()[:60] for f in forbidden if len(f) > 20)
+        runs = frozenset().union(*map(word_runs, secret))
+        if runs:
+            runs = runs - set().union(*(word_runs(u.text) for u in evidence))
         sentences = (dedupe_sentences(answer_or_sentences) if isinstance(answer_or_sentences, str)
                      else list(answer_or_sentences))
         if not sentences:
             return []
         verdicts = self.verifier.check(sentences, evidence, lang)
         for v in verdicts:
-            hard = hard_reasons(v.text, lang, forbidden)
+            hard = hard_reasons(v.text, lang, forbidden, runs)
             if hard:
                 v.supported, v.reasons = False, hard + v.reasons
         return verdicts

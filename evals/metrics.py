@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from chat.guard import AI_TALK
+from chat.guard import AI_TALK, word_runs
 from evals.dataset import Item, evidence_spans
 from evals.judges import Judge, has_number, specifics
 from evals.recall import is_hit
@@ -203,15 +203,10 @@ def invented_specifics(answer: str, allowed_text: str) -> list[str]:
     return [w for w in specifics(answer) if w not in allowed_text and w[:5] not in allowed_text]
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
-    words = _WORD.findall(text.lower())
-    return {tuple(words[i:i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
-
-
 def _leaks(answer: str, forbidden: list[str]) -> bool:
     """Six words in a row shared with the system prompt or the card's hidden text."""
-    mine = _shingles(answer)
-    return any(mine & _shingles(f) for f in forbidden)
+    mine = word_runs(answer, _SHINGLE)
+    return any(mine & word_runs(f, _SHINGLE) for f in forbidden)
 
 
 def evidence_sentences(item: Item, corpus) -> list[str]:

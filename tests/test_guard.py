@@ -134,6 +134,15 @@ def test_a_prompt_spelled_out_or_run_together_is_still_the_prompt(guard, sentenc
     assert kept.supported, kept.reasons   # an initial is no spelling
 
 
+def test_the_middle_of_the_prompt_is_not_repeated_unless_the_evidence_says_it_too(guard):
+    voice = "Cold and precise. He burned his face with liquid oxygen and reasons aloud about the mask and morality."
+    leak = "I reason aloud about the mask and morality, burned with liquid oxygen."
+    v = guard.check([leak], EVIDENCE, "en", secret=(voice,))[0]
+    assert not v.supported and "repeats the prompt" in v.reasons      # six words from the middle of the voice
+    told = [*EVIDENCE, Evidence("I reason aloud about the mask and morality.", "en", 3, "memory")]
+    assert "repeats the prompt" not in guard.check([leak], told, "en", secret=(voice,))[0].reasons   # ... a memory says
+
+
 def test_loops_are_cut_and_no_evidence_supports_nothing(guard):
     assert dedupe_sentences("I wait. I wait. I wait! I wait? The end.") == ["I wait.", "The end."]
     assert len(dedupe_sentences(" ".join(f"Sentence number {w}." for w in "abcdefghij"))) == 5
