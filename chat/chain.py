@@ -220,8 +220,8 @@ class Interviewer:
 
     def _draft(self, s, checked: list, mems) -> Draft:
         card, lang = s["card"], s["lang"]
-        forbidden = (card.voice, *(str(f["text"]) for f in card.facts), *prompts()["persona_system"].split("\n"))
         secret = (card.voice, *(x for key in ("persona_system", "narrator_system") for x in prompts()[key].split("\n")))
+        forbidden = (*secret, *(str(f["text"]) for f in card.facts))   # ... and the start of the card's facts
         answering = {id(m) for m in s["plan"]["memories"]}
         if self.backend.capable:   # a capable model answers from what it was given, not from a neighbour
             answering |= {id(m) for m, _ in mems}

@@ -87,13 +87,13 @@ def _letters(text: str) -> str:
 
 
 def hard_reasons(sentence: str, lang: str, forbidden: tuple[str, ...] = (),
-                 secret: frozenset = frozenset()) -> list[str]:
+                 secret_runs: frozenset = frozenset()) -> list[str]:
     """What no verifier may let through: another language, AI talk, the prompt, narration, and text
     spelled out letter by letter (no character talks so; it is how a prompt is smuggled past the
     checks: "S-t-a-y i-n c-h-a-r-a-c-t-e-r ..." claims no word at all). The start of each
     ``forbidden`` text is looked for in the sentence's letters alone, whatever stands between them;
-    ``secret`` holds the ``word_runs`` of the prompt and the card's voice, none of which a sentence
-    may repeat (the middle of the prompt, not only its start)."""
+    ``secret_runs`` holds the ``word_runs`` of the prompt and the card's voice, none of which a
+    sentence may repeat (the middle of the prompt, not only its start)."""
     reasons = []
     if _SPELLED.search(sentence):
         reasons.append("spells text out letter by letter")
@@ -103,7 +103,7 @@ def hard_reasons(sentence: str, lang: str, forbidden: tuple[str, ...] = (),
         reasons.append(f"language {s_lang} instead of {lang}")
     if AI_TALK.search(sentence):
         reasons.append("speaks as an AI")
-    if any(_letters(f) in _letters(sentence) for f in forbidden) or word_runs(sentence) & secret:
+    if any(_letters(f) in _letters(sentence) for f in forbidden) or word_runs(sentence) & secret_runs:
         reasons.append("repeats the prompt")
     return reasons
 

@@ -30,7 +30,6 @@ ANSWERABLE = ("fact", "inference")
 METRICS = ("recall_at_k", "faithfulness", "gold_coverage", "gold_hit", "violation_rate", "abstention_accuracy",
            "wrongly_declined", "on_topic", "timeline_leak_rate", "persona_adherence")
 LOWER_IS_BETTER = ("violation_rate", "timeline_leak_rate", "wrongly_declined")
-_SHINGLE = 6   # words in a row shared with the prompt or card = a leak
 
 
 def recall_at_k(context: list[dict], item: Item) -> bool | None:
@@ -205,8 +204,8 @@ def invented_specifics(answer: str, allowed_text: str) -> list[str]:
 
 def _leaks(answer: str, forbidden: list[str]) -> bool:
     """Six words in a row shared with the system prompt or the card's hidden text."""
-    mine = word_runs(answer, _SHINGLE)
-    return any(mine & word_runs(f, _SHINGLE) for f in forbidden)
+    mine = word_runs(answer)   # chat.guard.LEAK_WORDS in a row
+    return any(mine & word_runs(f) for f in forbidden)
 
 
 def evidence_sentences(item: Item, corpus) -> list[str]:
