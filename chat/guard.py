@@ -121,15 +121,18 @@ class Guard:
         hero's voice and his memory)."""
         forbidden = tuple(f.lower()[:60] for f in forbidden if len(f) > 20)
         runs = frozenset().union(*map(word_runs, secret))
-        if runs:
-            runs = runs - set().union(*(word_runs(u.text) for u in evidence))
+        told = None   # the evidence's runs, read only when a sentence shares one with the secret text
         sentences = (dedupe_sentences(answer_or_sentences) if isinstance(answer_or_sentences, str)
                      else list(answer_or_sentences))
         if not sentences:
             return []
         verdicts = self.verifier.check(sentences, evidence, lang)
         for v in verdicts:
-            hard = hard_reasons(v.text, lang, forbidden, runs)
+            leaked = word_runs(v.text) & runs
+            if leaked:
+                told = told if told is not None else set().union(*(word_runs(u.text) for u in evidence))
+                leaked -= told
+            hard = hard_reasons(v.text, lang, forbidden, frozenset(leaked))
             if hard:
                 v.supported, v.reasons = False, hard + v.reasons
         return verdicts
