@@ -129,6 +129,10 @@ def test_offline_judge_reads_paraphrases_in_inflected_languages_and_facts_inside
     j = OfflineJudge(EMBEDDER)
     assert specifics("Sie blieb ruhig, ohne eine Spur von Angst.") == []          # a German noun is no name
     assert specifics("Dann fuhr ich nach Hokkaido.") == ["hokkaido"]
+    # a rare German noun is no name either: English text never uses it, as it does a name (Yokohama, Sapporo)
+    assert specifics("Er nahm sich kurz vor der Entlassung aus dem Lazarett das Leben.") == []
+    assert specifics("Die Verkäuferin im Tabakladen erkannte mich nicht.") == []
+    assert specifics("Danach fuhr ich nach Yokohama und dann nach Sapporo.") == ["yokohama", "sapporo"]
     ev = ["Во дворе герой встречает дочь управляющего, которая заплакала, когда впервые увидела его забинтованное лицо."]
     assert j.supported(["Я увидела его лицо в бинтах и заплакала."], ev, "ru") == [True]   # "бинтах" in "забинтованное"
     assert j.supported(["Я увидела его лицо в бинтах и заплакала от страха перед солдатами."], ev, "ru") == [False]
