@@ -63,6 +63,9 @@ ENTAIL_CROSS_MIN = 0.83   # ... a Russian or German sentence vs the English stat
 NEGATION_SIM = 0.86  # a negation the closest passage lacks vetoes a claim this close to it (0.88 scored one
                      # label better on j001-j036 but lets "I did not buy an artificial finger" through)
 _NUM = re.compile(r"\d+")
+# A gold fact that answers a false premise opens with the "No" to it ("No - she guessed everything from
+# the very first minute"): that "No" rejects the question, it does not negate the fact.
+_REPLY_NO = re.compile(r"^(no|nein|нет)\s*[-–—:;,]\s*", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
 
 
@@ -231,6 +234,7 @@ class OfflineJudge(Judge):
         sentences = self.claims(answer, lang)
         if not statements:
             return []
+        statements = [_REPLY_NO.sub("", st) or st for st in statements]   # the fact, not the "No" to a premise
         if not sentences:
             return [False] * len(statements)
         sentences = sentences + [c for x in sentences for c in clauses(x)]   # a fact may be one clause of a long sentence

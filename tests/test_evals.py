@@ -139,6 +139,10 @@ def test_offline_judge_reads_paraphrases_in_inflected_languages_and_facts_inside
     answer = "Жена пытается помочь и убить в себе отвращение; я не позволяю: сам не могу смотреть на себя без отвращения."
     assert len(clauses(answer)) == 3
     assert j.entails(answer, ["He himself cannot look at himself without revulsion"], "ru") == [True]
+    # a gold fact's opening "No" answers the question's premise; it does not negate the fact
+    letter = "В письме я написала, что с первой же минуты обо всём догадалась."
+    assert j.entails(letter, ["No - she guessed everything from the very first minute"], "ru") == [True]
+    assert j.entails("I never guessed anything.", ["No - she guessed everything from the very first minute"], "en") == [False]
 
 
 @pytest.mark.parametrize("answer,conveys", [
