@@ -130,14 +130,25 @@ def _novel(claim: str, starts: set[str], text: str = "") -> list[str]:
 
 
 CLAUSE_WORDS = 3   # a clause this long or longer is read on its own
-_CLAUSE = re.compile(r"\s*[;:]\s+|\s+[-–—]\s+")
+# ... split at a semicolon, colon, comma or dash; with three or more, each two neighbours are read together
+# too ("...as if from a week-long trip, and I met him as if nothing had happened"). Labels: conveys, first
+# halves 0.796 -> 0.850 (0.844 without the pairs), second halves 0.790 -> 0.832; the other three unchanged.
+# (Before ENTAIL_CROSS_MIN, splitting at commas had gained nothing on the second halves.) A statement is
+# entailed when any sentence or clause is close enough and negated as it is (not only the closest one:
+# "my whole face is scarred" beat the sentence that says "no car crash"): conveys 0.857 / 0.839.
+# Must-nots are read at ; : and dashes only: at commas, "wrote where the mask was" became "the mask
+# was still in the cupboard" (four faithful answers of the full eval read as violations).
+_CLAUSE = {True: re.compile(r"\s*[;:,]\s+|\s+[-–—]\s+"), False: re.compile(r"\s*[;:]\s+|\s+[-–—]\s+")}
 
 
-def clauses(sentence: str) -> list[str]:
-    """The clauses of a sentence joined by a semicolon, colon or dash, when it has several of three
-    words or more: "She tries to help; I don't let her: I cannot look at myself." -> three."""
-    parts = [p.strip() for p in _CLAUSE.split(sentence) if len(_WORD.findall(p)) >= CLAUSE_WORDS]
-    return parts if len(parts) > 1 else []
+def clauses(sentence: str, commas: bool = True) -> list[str]:
+    """The clauses of a sentence, when it has several of three words or more, and each two
+    neighbours when it has three or more: "She tries to help; I don't let her, I cannot look at
+    myself." -> the three and the two pairs (``commas=False``: split at ; : and dashes only)."""
+    parts = [p.strip() for p in _CLAUSE[commas].split(sentence) if len(_WORD.findall(p)) >= CLAUSE_WORDS]
+    if len(parts) < 2:
+        return []
+    return parts + ([f"{a}, {b}" for a, b in zip(parts, parts[1:])] if len(parts) > 2 else [])
 
 
 def specifics(sentence: str) -> list[str]:
@@ -230,21 +241,24 @@ class OfflineJudge(Judge):
             out.append(bool(ok))
         return out
 
-    def entails(self, answer, statements, lang):
+    def entails(self, answer, statements, lang, commas: bool = True):
+        """Which statements some sentence of the answer, or one of its clauses, states (``commas``:
+        clauses split at commas too - a fact may be one of them; a must-not is not read from such
+        fragments: "wrote where the mask was" is not "the mask was still in the cupboard")."""
         sentences = self.claims(answer, lang)
         if not statements:
             return []
         statements = [_REPLY_NO.sub("", st) or st for st in statements]   # the fact, not the "No" to a premise
         if not sentences:
             return [False] * len(statements)
-        sentences = sentences + [c for x in sentences for c in clauses(x)]   # a fact may be one clause of a long sentence
+        sentences = sentences + [c for x in sentences for c in clauses(x, commas)]   # a fact may be one clause of a long sentence
         sims = self._vectors(list(statements)) @ self._vectors(sentences).T
         low = answer.lower()
         out = []
-        for i, st in enumerate(statements):
-            j = int(np.argmax(sims[i]))
-            ok = sims[i, j] >= self._entail_min(sentences[j]) and all(n in low for n in _NUM.findall(st))
-            ok = ok and negated(st, "en") == negated(sentences[j])
+        floor = [self._entail_min(x) for x in sentences]
+        for i, st in enumerate(statements):   # some sentence or clause close enough, and negated as the statement is
+            ok = all(n in low for n in _NUM.findall(st)) and any(
+                sims[i, j] >= floor[j] and negated(st, "en") == negated(x) for j, x in enumerate(sentences))
             out.append(bool(ok))
         return out
 
@@ -262,7 +276,7 @@ class OfflineJudge(Judge):
         sentences = self.claims(answer, lang)
         if not must_not or not sentences:
             return False
-        hits = self.entails(" ".join(sentences), must_not, lang)
+        hits = self.entails(" ".join(sentences), must_not, lang, commas=False)
         if not any(hits) or not truth:
             return any(hits)
         s = self._vectors(sentences)

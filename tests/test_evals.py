@@ -137,8 +137,15 @@ def test_offline_judge_reads_paraphrases_in_inflected_languages_and_facts_inside
     assert j.supported(["Я увидела его лицо в бинтах и заплакала."], ev, "ru") == [True]   # "бинтах" in "забинтованное"
     assert j.supported(["Я увидела его лицо в бинтах и заплакала от страха перед солдатами."], ev, "ru") == [False]
     answer = "Жена пытается помочь и убить в себе отвращение; я не позволяю: сам не могу смотреть на себя без отвращения."
-    assert len(clauses(answer)) == 3
+    assert clauses(answer)[:3] == ["Жена пытается помочь и убить в себе отвращение", "я не позволяю",
+                                   "сам не могу смотреть на себя без отвращения."]   # then the two neighbouring pairs
     assert j.entails(answer, ["He himself cannot look at himself without revulsion"], "ru") == [True]
+    # a fact may be one comma clause of a long sentence; a must-not is not read from such a fragment
+    met = "На следующий день он вернулся домой в бинтах, будто из недельной командировки, и я встретила его так, будто ничего не случилось."
+    assert j.entails(met, ["As if nothing had happened"], "ru") == [True]
+    notes = ("When the notes were done, I told my wife how to reach my hideout in house S and wrote where the mask was: "
+             "she could do anything with it.")
+    assert j.violates(notes, ["Says the mask was still in the cupboard"], [], "en") is False
     # a gold fact's opening "No" answers the question's premise; it does not negate the fact
     letter = "В письме я написала, что с первой же минуты обо всём догадалась."
     assert j.entails(letter, ["No - she guessed everything from the very first minute"], "ru") == [True]
@@ -160,9 +167,9 @@ def test_offline_judge_reads_a_russian_or_german_rendering_of_an_english_fact(an
 
 def test_offline_judge_agrees_with_most_hand_labels():
     agreement = judge_agreement(OfflineJudge(EMBEDDER), CORPUS)
-    # measured: supported 0.756, conveys 0.793, violates 0.812, declines 0.919 (160 labelled answers; on the
-    # first 120, before the 40 paraphrase-heavy l-rows: 0.817, 0.783, 0.800, 0.942)
-    assert agreement["supported"]["agree"] >= 0.70 and agreement["conveys"]["agree"] >= 0.78
+    # measured: supported 0.750, conveys 0.848, violates 0.819, declines 0.919 (160 labelled answers; on the
+    # first 120, before the 40 paraphrase-heavy l-rows: 0.817, 0.783, 0.800, 0.942, before comma clauses)
+    assert agreement["supported"]["agree"] >= 0.70 and agreement["conveys"]["agree"] >= 0.83
     assert agreement["violates"]["agree"] >= 0.75 and agreement["declines"]["agree"] >= 0.85
 
 
