@@ -22,7 +22,8 @@ import re
 
 from chat.guard import AI_TALK, word_runs
 from evals.dataset import Item, evidence_spans
-from evals.judges import Judge, has_number, specifics
+from evals.judges import Judge
+from evals.reading import has_number, specifics
 from evals.recall import is_hit
 from retrieval.lexical import detect_language
 

@@ -37,7 +37,8 @@ from chat.inputs import prompts
 from evals import metrics as M
 from evals.agreement import judge_agreement
 from evals.dataset import Item, evidence_spans
-from evals.judges import JudgeError, cues, get_judge
+from evals.judges import JudgeError, get_judge
+from evals.reading import cues
 from evals.metrics import evidence_sentences
 from evals.report import write_report
 from retrieval.search import Hit

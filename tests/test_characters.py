@@ -253,7 +253,7 @@ def test_a_memory_may_cite_the_critic_only_on_its_own_speaker(character, start, 
 def test_every_line_a_card_speaks_reads_as_its_character_to_the_persona_check(character):
     """The lines a card declines, refuses or deflects with are in its first person and its language by
     the eval's own persona check ("Хм... Не помню." has no first person and cost the daughter a persona point)."""
-    from evals.judges import cues
+    from evals.reading import cues
     from evals.metrics import persona_adherence
 
     card = get_card(character)
@@ -266,7 +266,7 @@ def test_every_line_a_card_speaks_reads_as_its_character_to_the_persona_check(ch
 def test_every_memory_is_told_in_the_first_person_in_each_language(character):
     """A composed answer is the memory itself: "The wounded cared first not whether they would live..."
     read as narration, not as K. (20 memories were; the eval counted each as a persona break)."""
-    from evals.judges import cues
+    from evals.reading import cues
     from evals.metrics import persona_adherence
 
     wrong = [(lang, text) for m in get_card(character).memories for lang, text in m.text.items()
@@ -278,7 +278,7 @@ def test_the_shared_decline_lines_read_as_the_character():
     """The lines any character declines a name, number, place, time or feeling with ("Имена здесь
     ничего не значат; не скажу." had no first person)."""
     from chat.inputs import prompts
-    from evals.judges import cues
+    from evals.reading import cues
     from evals.metrics import persona_adherence
 
     by_type = prompts()["abstain_by_type"]

@@ -15,7 +15,8 @@ from core.config import ROOT
 from evals import metrics as M
 from evals.agreement import LABELS, judge_agreement, load_labels
 from evals.dataset import DATASETS_DIR, KINDS, evidence_spans, load_items
-from evals.judges import JUDGES, JudgeError, LLMJudge, OfflineJudge, cues, get_judge
+from evals.judges import JUDGES, JudgeError, LLMJudge, OfflineJudge, get_judge
+from evals.reading import cues
 from retrieval.corpus import load_corpus
 from retrieval.embeddings import get_embedder
 from retrieval.lexical import detect_language
@@ -124,7 +125,7 @@ def test_offline_judge_vetoes_numbers_names_and_negations():
 
 
 def test_offline_judge_reads_paraphrases_in_inflected_languages_and_facts_inside_long_sentences():
-    from evals.judges import clauses, specifics
+    from evals.reading import clauses, specifics
 
     j = OfflineJudge(EMBEDDER)
     assert specifics("Sie blieb ruhig, ohne eine Spur von Angst.") == []          # a German noun is no name
@@ -329,7 +330,7 @@ def test_a_must_not_about_a_name_is_read_from_the_names():
 def test_the_judge_hears_a_decline_in_other_words(answer, declines):
     """A decline claims nothing: the doctor's "... ohne Belang – darüber spreche ich nicht." was read as
     a claim, and its rare noun "Belang" as an invented name (a must-not violation shown, a033)."""
-    from evals.judges import is_decline
+    from evals.reading import is_decline
 
     assert is_decline(answer) is declines
     item = next(i for i in ALL_ITEMS if i.id == "a033")
