@@ -145,10 +145,11 @@ class OfflineJudge(Judge):
         sims = self._vectors(list(statements)) @ self._vectors(sentences).T
         low = answer.lower()
         out = []
-        floor = [self._entail_min(x) for x in sentences]
+        floor, neg = [self._entail_min(x) for x in sentences], [negated(x) for x in sentences]
         for i, st in enumerate(statements):   # some sentence or clause close enough, and negated as the statement is
+            st_neg = negated(st, "en")
             ok = all(n in low for n in NUM.findall(st)) and any(
-                sims[i, j] >= floor[j] and negated(st, "en") == negated(x) for j, x in enumerate(sentences))
+                sims[i, j] >= floor[j] and st_neg == neg[j] for j in range(len(sentences)))
             out.append(bool(ok))
         return out
 

@@ -120,7 +120,7 @@ def specifics(sentence: str) -> list[str]:
     """Numbers and capitalised non-initial words (names, places), lower-cased: ``"Then K. came at
     9."`` -> ``['k', '9']``. In German every noun is capitalised: there a capitalised word is a
     specific only when it is rare (``NOUN_ZIPF``) and English text uses it too: a name keeps its form
-    across languages ("Hokkaido", "Yokohama", "Moskau" all occur in English), a German noun does not
+    across languages ("Hokkaido", "Yokohama", "Sapporo" all occur in English), a German noun does not
     ("Lazarett", "Tabakladen" never do). So "Gefühl" or "Lazarett" in a paraphrase is a word like
     any other (held to the novel-word rule) and "Hokkaido" stays a name."""
     from wordfreq import zipf_frequency
