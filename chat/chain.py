@@ -214,7 +214,9 @@ class Interviewer:
                 return
         with timer(s["timings"], "compose"):
             answer = C.without_draft(s, plan, cites, base)
-        for x in answer.sentences:
+        opened = [C.said_item(v.text, v.score, []) for v in draft.shown] if draft else []
+        answer = C.open_with(answer, opened)   # an opener shown before the draft was abandoned stays, first
+        for x in answer.sentences[len(opened):]:
             yield {"sentence": x["text"]}
         yield {"answer": answer}
 
@@ -271,7 +273,8 @@ class Interviewer:
                 failed.append(exc)
 
         draft = Draft(check, on_point, lambda text: s["ooc"] or self.backend.capable or C.first_person(text, lang),
-                      max_fails=SERVER_MAX_FAILS if self.backend.capable else MAX_FAILS)
+                      max_fails=SERVER_MAX_FAILS if self.backend.capable else MAX_FAILS,
+                      opener=lambda text: C.echoes(text, s["question"], lang))
         preparing, failed = None, []   # a server model writes elsewhere: meanwhile the evidence is made ready here
         if s["use_retrieval"] and not self.backend.in_process:
             preparing = threading.Thread(target=prepare, name="prepare-evidence", daemon=True)

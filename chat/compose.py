@@ -17,6 +17,8 @@ Design choices:
 
     >>> question_type("How old are you?"), followup("А потом?")
     ('number', 'next')
+    >>> echoes("A letter?", "What did your wife write in the letter?", "en")
+    True
     >>> typed_abstain(card, "en", "What is your name?", seed=1)
     'A name? That is not something I will give you.'
 """
@@ -28,12 +30,13 @@ from functools import lru_cache
 from chat.answer import Answer
 from chat.inputs import folded_regex, prompts
 from chat.claims import declines  # noqa: F401  (a decline answers a question the texts cannot)
-from chat.claims import names, number_values
+from chat.claims import content_words, names, number_values, stem
 from chat.guard import near_repeat, words_of
 from chat.memory import is_identity
 from retrieval.segment import split_sentences
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+ECHO_WORDS = 3          # "A letter?", "Моё лицо?": longer questions back say something of their own
 _INITIAL = re.compile(r"(?<=\s)[A-ZА-ЯЁ]\.(?=[\s,;:)–—-]|$)")   # "Man nennt mich K., und dabei bleibt es."
 
 
@@ -69,6 +72,16 @@ def gives(kind: str | None, text: str, lang: str) -> bool:
     if kind == "name":
         return bool(names(text, lang, rare_nouns=True) or _INITIAL.search(text))
     return True
+
+
+def echoes(text: str, question: str, lang: str) -> bool:
+    """A short question that only gives the question back ("A letter?", "Plaster?", "My name?"):
+    it claims nothing and commits the answer to nothing, so it may be shown before the answer is
+    decided, and reads well before whatever follows (the draft, a memory, a correction, "I won't say")."""
+    if not text.rstrip().endswith("?") or len(_WORD.findall(text)) > ECHO_WORDS or number_values(text, lang):
+        return False
+    asked = {stem(w, lang) for w in content_words(question, lang)}
+    return all(stem(w, lang) in asked for w in content_words(text, lang))
 
 
 def first_person(text: str, lang: str) -> bool:
@@ -177,6 +190,20 @@ def reason_memory(memories, last, lang: str, said: str, corpus):
             and (d := distance(m)) is not None and abs(d) <= REASON_SPAN]
     return min(near, key=lambda x: (abs(x[0]), x[0] < 0, x[1].order < last.order, abs(x[1].order - last.order)))[1] \
         if near else None
+
+
+def open_with(answer: Answer, opened: list[dict]) -> Answer:
+    """``answer`` after an opener already shown ("My name?"): the opener leads, and the answer's
+    own opening question goes ("My name? That is not something I will give you.", not "My name? A
+    name? ...")."""
+    if opened and answer.sentences:
+        first = answer.sentences[0]
+        spans = split_sentences(first["text"])
+        if len(spans) > 1 and spans[0].text.rstrip().endswith("?"):
+            first["text"] = first["text"][spans[1].start:]
+    answer.sentences[:0] = opened
+    answer.answer = " ".join(x["text"] for x in answer.sentences)
+    return answer
 
 
 def said_item(text: str, score: float, citations: list) -> dict:

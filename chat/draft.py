@@ -11,6 +11,9 @@ Design choices:
   are dropped and listed. ``max_fails`` failures in a row (two by default; the chain allows a
   capable model's draft three) abandon the draft before it commits (the character's memories or an
   "I don't know" answer instead) and end it after.
+- An *opener* that passes ("A letter?": the question given back, claiming nothing) is shown at once,
+  before the draft commits: whatever follows it (the draft, or the memories or "I don't know" that
+  replace an abandoned draft) reads on from it, so it is never taken back either.
 
     >>> d = Draft(check=guard_one, on_point=lambda v: True, first_person=lambda s: True)
     >>> [v.text for v in d.feed("I burned my face with liquid oxygen. ")]
@@ -55,8 +58,8 @@ def sentences(deltas: Iterable[str]) -> Iterator[str]:
 
 class Draft:
     def __init__(self, check: Callable, on_point: Callable, first_person: Callable[[str], bool],
-                 max_fails: int = MAX_FAILS):
-        self.check, self.on_point, self.first_person = check, on_point, first_person
+                 max_fails: int = MAX_FAILS, opener: Callable[[str], bool] = lambda text: False):
+        self.check, self.on_point, self.first_person, self.opener = check, on_point, first_person, opener
         self.max_fails = max_fails
         self.units: list = []       # the evidence of the last check (verdicts index into it)
         self.shown: list = []       # verdicts shown, in order
@@ -80,6 +83,9 @@ class Draft:
             self.done = self._fails >= self.max_fails
             return []
         self._fails = 0 if self.committed else self._fails
+        if not (self.committed or self.shown or self.waiting) and self.opener(v.text):
+            self.shown.append(v)
+            return [v]
         self.waiting.append(v)
         if not self.committed and not self._commits():
             return []

@@ -40,10 +40,10 @@ def test_a_capable_models_draft_may_fail_one_sentence_more():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["I burned it with liquid oxygen", "I wear bandages", "She left",
+@given(st.lists(st.tuples(st.sampled_from(["I burned it with liquid oxygen", "I wear bandages", "She left", "A letter?",
                                            "I was in Hokkaido", "I lost my face"]), st.booleans()), max_size=12))
 def test_what_was_shown_is_never_withdrawn(steps):
-    d = _draft({f"{s} {i}.": ok for i, (s, ok) in enumerate(steps)})
+    d = _draft({f"{s} {i}.": ok for i, (s, ok) in enumerate(steps)}, opener=lambda s: s.startswith("A letter?"))
     shown = []
     for i, (s, _) in enumerate(steps):
         shown += [v.text for v in d.take(f"{s} {i}.")]
@@ -77,3 +77,14 @@ def test_every_streamed_sentence_is_in_the_final_answer_in_order(shared_settings
             final = event["answer"]
     assert streamed == [s["text"] for s in final.sentences]
     assert final.answer == " ".join(streamed)
+
+
+def test_a_question_given_back_is_shown_at_once_and_stays_when_the_draft_is_abandoned():
+    d = _draft({"A.": False, "B.": False}, opener=lambda s: s == "A letter?")
+    assert [v.text for v in d.take("A letter?")] == ["A letter?"] and not d.committed
+    d.take("A."), d.take("B.")
+    assert d.done and not d.committed and [v.text for v in d.shown] == ["A letter?"]
+    d = _draft({}, opener=lambda s: s == "A letter?")
+    d.take("I work in a laboratory."), d.take("A letter?")          # only as the first sentence
+    assert [v.text for v in d.take("I burned it with liquid oxygen.")] == [
+        "I work in a laboratory.", "A letter?", "I burned it with liquid oxygen."]

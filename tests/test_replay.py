@@ -143,3 +143,31 @@ def test_a_capable_models_first_sentence_is_shown_before_the_next_is_written(ser
     assert "как всегда." not in "".join(written)      # the next sentence was still being written
     answer = next(e["answer"] for e in events if "answer" in e)
     assert answer.mode == "generated" and answer.answer.startswith(first)
+
+
+@pytest.mark.parametrize("item_id,opener,next_words", [
+    ("t012", "A letter?", "any letter."),                    # the draft goes on and is shown
+    ("a005", "My name?", "nothing to do with the work."),   # the doctor will not give his name
+])
+def test_a_question_given_back_is_shown_at_once_and_stays_first(server, shared_settings, searcher, item_id, opener, next_words):
+    """A capable model that opens with the question given back ("A letter?") claims nothing yet:
+    it is shown as soon as it is written and checked, not held until a sentence that answers
+    passes, and whatever the answer turns out to be (the draft, or memories or an "I don't know"
+    replacing it) follows it: everything streamed is the answer, in order."""
+    from dataclasses import replace
+
+    from chat.chain import Interviewer
+    from evals.dataset import DATASETS_DIR, load_items
+
+    item = next(i for i in load_items(sorted(DATASETS_DIR.glob("*.jsonl"))) if i.id == item_id)
+    iv = Interviewer(replace(shared_settings, backend="openai", base_url=server, model="replay-faithful"), searcher=searcher)
+    written, real = [], iv.backend.stream
+    iv.backend.stream = lambda *a, **k: (written.append(d) or d for d in real(*a, **k))
+    events = iv.stream(item.character, item.question, as_of=item.as_of)
+    assert next(e["sentence"] for e in events if "sentence" in e) == opener
+    assert next_words not in "".join(written)           # the next sentence was still being written
+    rest = list(events)
+    streamed = [opener] + [e["sentence"] for e in rest if "sentence" in e]
+    answer = next(e["answer"] for e in rest if "answer" in e)
+    assert [s["text"] for s in answer.sentences] == streamed and answer.answer.startswith(opener + " ")
+    assert not answer.answer.startswith(opener + " " + opener[:2])   # never "My name? A name? ..."
