@@ -35,6 +35,9 @@ NOVEL, FILM = "001_9c1f4272b3d58b6c.txt", "000_77f1739700b8fbe3.txt"
     ("hero", "Warum hast du der Maske einen Bart gegeben?", NOVEL, 6030),
     ("k", "What did you show him when he came to you?", NOVEL, 1638),
     ("girl", "Где ты работаешь?", FILM, 2275),
+    # German phrasings the memories' first German reader questions did not cover (eval items h091, b052)
+    ("hero", "Wieso ist ein Kind wie sie schwerer zu täuschen als ein Erwachsener?", NOVEL, 10200),
+    ("wife", "Was hast du in deinem Brief über die Maske geschrieben - war sie denn so schlimm?", NOVEL, 12300),
     pytest.param("wife", "Where did the stranger take you after the bus stop?", NOVEL, 8910, marks=pytest.mark.xfail(
         strict=True, reason="known gap: a place question no memory's reader questions agree with closely enough "
                             "(< ANSWER_MIN), and SmolLM2's drafts invent the place; it declines")),
