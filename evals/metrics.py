@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from chat.claims import sentences_of
 from chat.guard import AI_TALK, word_runs
 from evals.dataset import Item, evidence_spans
 from evals.judges import Judge
@@ -133,8 +134,9 @@ def timeline_leak(answer: str, item: Item, later: list[str], judge: Judge) -> bo
     return bool(claims) and any(judge.supported(claims, later, item.language))
 
 
-def persona_adherence(answer: str, lang: str, forbidden: list[str], first_person) -> dict:
-    """First-person voice, no AI talk, no prompt or card leak, the question's language.
+def persona_adherence(answer: str, lang: str, forbidden: list[str], first_person, own: list[str] = ()) -> dict:
+    """First-person voice, no AI talk, no prompt or card leak (``own``: what the character's memories
+    say, which is no leak), the question's language.
 
     >>> persona_adherence("As an AI model I cannot say.", "en", [], cues)["checks"]["no_ai"]
     False
@@ -143,7 +145,7 @@ def persona_adherence(answer: str, lang: str, forbidden: list[str], first_person
     checks = {
         "first_person": len(words) < 4 or bool(first_person[lang].search(answer.lower())),
         "no_ai": not AI_TALK.search(answer),
-        "no_leak": not _leaks(answer, forbidden),
+        "no_leak": not _leaks(answer, forbidden, own),
         "language": len(words) < 3 or detect_language(answer) == lang,
     }
     return {"ok": all(checks.values()), "checks": checks}
@@ -199,13 +201,17 @@ def source_text(corpus) -> str:
 
 
 def invented_specifics(answer: str, allowed_text: str) -> list[str]:
-    """Names and numbers in ``answer`` found nowhere in ``allowed_text`` (lower-cased sources + card)."""
-    return [w for w in specifics(answer) if w not in allowed_text and w[:5] not in allowed_text]
+    """Names and numbers in ``answer`` found nowhere in ``allowed_text`` (lower-cased sources + card),
+    read sentence by sentence: the word that opens a later sentence is no name ("...«Мы играем в
+    секреты». Однажды дядя..." invents nothing)."""
+    return [w for s in sentences_of(answer) for w in specifics(s) if w not in allowed_text and w[:5] not in allowed_text]
 
 
-def _leaks(answer: str, forbidden: list[str]) -> bool:
-    """Six words in a row shared with the system prompt or the card's hidden text."""
-    mine = word_runs(answer)   # chat.guard.LEAK_WORDS in a row
+def _leaks(answer: str, forbidden: list[str], own: list[str] = ()) -> bool:
+    """Six words in a row shared with the system prompt or the card's hidden text, less those the
+    character's own memories say (the voice may quote a line the character does say: "Revenge? It is
+    not about revenge."), as the guard lets through what its evidence says."""
+    mine = word_runs(answer) - set().union(*map(word_runs, own))   # chat.guard.LEAK_WORDS in a row
     return any(mine & word_runs(f) for f in forbidden)
 
 

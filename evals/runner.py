@@ -118,7 +118,8 @@ class _Scorer:
         safe("on_topic", lambda: None if m["declined"] else M.on_topic(text, item, self.judge, truth))
         later = evidence_sentences(item, self.corpus) if item.kind == "timeline" else []
         safe("timeline_leak_rate", lambda: M.timeline_leak(text, item, later, self.judge))
-        persona = M.persona_adherence(text, item.language, self.prompt_text + [card.voice], cues()["first_person"])
+        persona = M.persona_adherence(text, item.language, self.prompt_text + [card.voice], cues()["first_person"],
+                                        [t for m in card.memories for t in m.text.values()])
         m["persona_adherence"] = persona["ok"]
         row["persona_checks"] = persona["checks"]
         row["metrics"] = m

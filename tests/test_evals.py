@@ -199,6 +199,27 @@ def test_persona_adherence_catches_ai_talk_leaks_and_wrong_language():
     assert not M.persona_adherence("The hero walked into the city at night alone.", "en", prompt, fp)["checks"]["first_person"]
 
 
+def test_a_line_the_characters_memories_say_is_no_leak_of_the_voice_that_quotes_it():
+    fp = cues()["first_person"]
+    voice = ["In the film he is curt and guarded: 'Revenge? It is not about revenge.'"]
+    said = "Revenge? It is not about revenge. I want my wife not to be prejudiced."
+    assert not M.persona_adherence(said, "en", voice, fp)["checks"]["no_leak"]
+    assert M.persona_adherence(said, "en", voice, fp, [said])["checks"]["no_leak"]
+    leak = "He is curt and guarded: revenge, it is not about revenge at all."
+    assert not M.persona_adherence(leak, "en", voice, fp, [said])["checks"]["no_leak"]   # "curt and guarded" is the voice's
+
+
+@pytest.mark.parametrize("answer,invented", [
+    ("Я сказала дяде: «Мы играем в секреты». Однажды дядя встретил меня во дворе.", []),   # opens a sentence
+    ("Сняв номер в отеле, я пошёл к доктору. Потом я уехал в Саппоро.", ["саппоро"]),
+    ("I went home. Later I moved to Sapporo with Keiko.", ["sapporo", "keiko"]),
+])
+def test_invented_specifics_are_read_sentence_by_sentence(answer, invented):
+    from retrieval.corpus import load_corpus
+
+    assert M.invented_specifics(answer, M.source_text(load_corpus())) == invented
+
+
 def test_answer_paths_and_recall():
     assert M.answer_paths(["composed", "abstained", "composed", "generated"]) == {
         "generated": 0.25, "composed": 0.5, "abstained": 0.25}
