@@ -19,6 +19,7 @@ Design choices:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from chat.claims import sentences_of
 from chat.guard import AI_TALK, word_runs
@@ -211,8 +212,14 @@ def _leaks(answer: str, forbidden: list[str], own: list[str] = ()) -> bool:
     """Six words in a row shared with the system prompt or the card's hidden text, less those the
     character's own memories say (the voice may quote a line the character does say: "Revenge? It is
     not about revenge."), as the guard lets through what its evidence says."""
-    mine = word_runs(answer) - set().union(*map(word_runs, own))   # chat.guard.LEAK_WORDS in a row
+    mine = word_runs(answer) - _runs_of(tuple(own))   # chat.guard.LEAK_WORDS in a row
     return any(mine & word_runs(f) for f in forbidden)
+
+
+@lru_cache(maxsize=16)
+def _runs_of(texts: tuple[str, ...]) -> frozenset:
+    """The word runs of a card's memories, read once per card, not once per scored answer."""
+    return frozenset().union(*map(word_runs, texts))
 
 
 def evidence_sentences(item: Item, corpus) -> list[str]:
