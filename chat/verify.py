@@ -219,8 +219,9 @@ class OfflineVerifier(Verifier):
             reasons.append(f"stitched from different passages (coherence {f['coherence']:.2f})")
         if f["negation"] and f["negation_sim"] >= t["negation_sim"]:
             reasons.append("contradicts the evidence (negation)")
-        if f["sim"] < t["sim_min"]:
-            reasons.append(f"not about the evidence (similarity {f['sim']:.2f} < {t['sim_min']})")
+        floor = t["grounded_sim_min"] if _wholly_grounded(rare, f) else t["sim_min"]
+        if f["sim"] < floor:
+            reasons.append(f"not about the evidence (similarity {f['sim']:.2f} < {floor})")
         return reasons
 
     def check(self, sentences, units, lang):
@@ -229,6 +230,13 @@ class OfflineVerifier(Verifier):
             reasons = self.decide(f)
             out.append(Verdict(f["sentence"], not reasons, round(f["sim"], 4), f["rests_on"], reasons))
         return out
+
+
+def _wholly_grounded(rare: list, f: dict) -> bool:
+    """Every less common word grounded, two at least, all by one passage or memory: the sentence
+    restates that unit in other words ("Let's just say I'm the doctor, the one who treats complexes
+    with artificial things."), however far e5 puts the wording."""
+    return len(rare) >= 2 and all(g for w, z, g in rare) and f["coherence"] >= 1.0
 
 
 def _short(rare: list, loose: list, informative: list, f: dict, t: dict) -> bool:

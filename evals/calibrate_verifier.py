@@ -38,6 +38,7 @@ from evals.replay import REPLAY_FILE, load_replay  # noqa: E402
 BUNDLED_FILE = REPLAY_FILE.with_name("bundled.jsonl")
 GRID = {"common_zipf": [5.0, 5.5, 9.0], "info_zipf": [3.5, 4.0, 4.5], "max_informative": [0, 1],
         "max_ungrounded_share": [0.0, 0.15, 0.25, 0.34, 0.5], "short_sentence": [0, 2], "sim_min": [0.80, 0.84, 0.87],
+        "grounded_sim_min": [0.85, 0.87],
         "negation_sim": [0.88, 0.92, 0.95, 1.1], "min_coherence": [0.0, 0.6, 0.75, 0.9, 1.0], "echo_denials": [0, 1]}
 
 

@@ -171,6 +171,26 @@ def test_a_model_on_this_machine_may_bring_in_no_informative_word(embedder):
 
 
 @pytest.mark.parametrize("sentence,ok", [
+    ("So now I go about with my face in bandages.", True),   # e5 0.854: far in wording, every word grounded
+    ("These days I go about bandaged.", False),              # ... by one word only: not yet a restatement
+])
+def test_a_restatement_of_one_unit_in_other_words_is_about_it(embedder, sentence, ok):
+    """A capable model's sentence whose less common words one unit grounds, two at least, is about
+    that unit at a lower e5 similarity; a small model's sentence is held to the usual one."""
+    assert get_verifier("offline", embedder).check([sentence], EVIDENCE, "en")[0].supported is ok
+    strict = get_verifier("offline", embedder, small_model=True).check([sentence], EVIDENCE, "en")[0]
+    assert not strict.supported and "not about the evidence" in " ".join(strict.reasons)
+
+
+def test_a_preposition_is_no_claim(embedder):
+    """Prepositions and conjunctions are closed classes: the fact is in the words they join."""
+    for small in (False, True):
+        v = get_verifier("offline", embedder, small_model=small).check(
+            ["Behind my bandages, the wounds will not heal at all."], EVIDENCE, "en")[0]
+        assert v.supported, v.reasons
+
+
+@pytest.mark.parametrize("sentence,ok", [
     ("It hurt in my laboratory.", True),                      # one common word of two: wording
     ("Sulfur burned in my laboratory.", False),                # an informative word
     ("I was scared of him at all times.", False),              # the reader's own word, affirmed ...
