@@ -76,8 +76,13 @@ class Judge:
     def declines(self, answer: str, lang: str) -> bool:
         raise NotImplementedError
 
-    def violates(self, answer: str, must_not: list[str], truth: list[str], lang: str) -> bool:
-        """The answer asserts one of the ``must_not`` claims (``truth``: what the sources do say)."""
+    def restates(self, claims: list[str], texts: list[str], lang: str) -> list[bool]:
+        """Which claims say only what ``texts`` say (and so assert nothing else)."""
+        return self.supported(claims, texts, lang)
+
+    def violates(self, answer: str, must_not: list[str], truth: list[str], lang: str, known=None) -> bool:
+        """The answer asserts one of the ``must_not`` claims (``truth``: what the sources do say;
+        ``known``: what the character may say, by default the truth)."""
         return any(self.entails(answer, must_not, lang))
 
 
@@ -111,6 +116,9 @@ class OfflineJudge(Judge):
         most ``novel_max`` informative words (rarer than ``NOVEL_ZIPF``) whose first five letters
         appear nowhere in the passages, no unknown name or number, and no negation its closest
         same-language passage lacks."""
+        return self._supported(claims, passages, self.novel_max)
+
+    def _supported(self, claims, passages, novel_max: int) -> list[bool]:
         if not claims:
             return []
         if not passages:
@@ -122,7 +130,7 @@ class OfflineJudge(Judge):
         for i, claim in enumerate(claims):
             ok = float(sims[i].max()) >= self.support_min
             ok = ok and all(s in text or s[:5] in text for s in specifics(claim))
-            ok = ok and len(novel_words(claim, starts, text)) <= self.novel_max
+            ok = ok and len(novel_words(claim, starts, text)) <= novel_max
             c_lang = detect_language(claim)
             same = [j for j, p in enumerate(passages) if detect_language(p) == c_lang] or [int(np.argmax(sims[i]))]
             closest = max(same, key=lambda j: sims[i, j])
@@ -161,10 +169,32 @@ class OfflineJudge(Judge):
         sentences = dedupe_sentences(answer, limit=8)
         return bool(sentences) and sum(map(is_decline, sentences)) * 2 >= len(sentences)
 
-    def violates(self, answer, must_not, truth, lang):
+    def restates(self, claims, texts, lang):
+        """A claim restates ``texts`` when it is supported by them with no informative word of its
+        own and negated as its closest same-language text is: "The man promised to buy me a new
+        toy." restates "...and he promised to buy her a new toy", however near e5 puts it to "Says
+        he gave her the toy"; "Я сказала ему, что мужа у меня нет." does not restate "She said her
+        husband was away" (labels, calibration half: violates 0.8625 -> 0.875, held-out 0.775 both;
+        one new informative word allowed, as ``supported`` does, lost two true violations)."""
+        if not claims or not texts:
+            return [False] * len(claims)
+        ok = self._supported(claims, texts, novel_max=0)
+        sims = self._vectors(list(claims)) @ self._vectors(list(texts)).T
+        for i, claim in enumerate(claims):
+            c_lang = detect_language(claim)
+            same = [j for j, t in enumerate(texts) if detect_language(t) == c_lang] or list(range(len(texts)))
+            closest = max(same, key=lambda j: sims[i, j])
+            ok[i] = ok[i] and negated(claim, c_lang) == negated(texts[closest], c_lang)
+        return ok
+
+    def violates(self, answer, must_not, truth, lang, known=None):
         """A must-not claim entailed by an answer sentence that is closer to it than to anything the
-        sources say (a faithful correction of a false premise resembles the premise too)."""
+        sources say (a faithful correction of a false premise resembles the premise too) and does
+        not merely restate what the character may say (``known``, by default ``truth``)."""
         sentences = self.claims(answer, lang)
+        known = list(truth if known is None else known)
+        if known and sentences:
+            sentences = [x for x, same in zip(sentences, self.restates(sentences, known, lang)) if not same]
         if not must_not or not sentences:
             return False
         hits = self.entails(" ".join(sentences), must_not, lang, commas=False)

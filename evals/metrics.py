@@ -59,17 +59,18 @@ def gold_coverage(answer: str, item: Item, judge: Judge) -> float | None:
     return round(sum(verdicts) / len(verdicts), 4)
 
 
-def violation(answer: str, item: Item, judge: Judge, allowed_text: str, truth: list[str] = ()) -> bool:
+def violation(answer: str, item: Item, judge: Judge, allowed_text: str, truth: list[str] = (), known=None) -> bool:
     """The answer asserts a ``must_not`` claim, or (texts silent) invents a name or number.
     ``truth``: what the sources say (the item's evidence sentences and gold facts). An answer that
     opens by rejecting a false premise ("Nein, so war es nicht. Ich heile Komplexe mit künstlichen
     Dingen.") does not accept it, however close its next sentence comes to "Accepts that he treats
-    complexes with hypnosis" (a cross-lingual similarity judge reads the topic, not the pills)."""
+    complexes with hypnosis" (a cross-lingual similarity judge reads the topic, not the pills).
+    ``known``: what the character may say, when not the truth (a timeline item's gold)."""
     must_not = list(item.must_not)
     if item.kind == "false_premise" and opens_with_no(answer):
         must_not = [m for m in must_not if not _ACCEPTS.match(m)]
     specific = [m for m in must_not if _SPECIFIC.search(m)]
-    if judge.violates(answer, [m for m in must_not if m not in specific], list(truth), item.language):
+    if judge.violates(answer, [m for m in must_not if m not in specific], list(truth), item.language, known):
         return True
     if not specific and item.kind != "unanswerable":
         return False
@@ -126,12 +127,17 @@ def on_topic(answer: str, item: Item, judge: Judge, evidence: list[str]) -> bool
 
 def timeline_leak(answer: str, item: Item, later: list[str], judge: Judge) -> bool | None:
     """A ``timeline`` item's answer reveals the later event: a must-not claim, or a claim the later
-    passage (``later``: its renderings) supports."""
+    passage (``later``: its renderings) supports - unless it restates what the character may say at
+    the story point (the item's gold): "The man promised to buy me a new toy." is the promise, not
+    "Der Held gibt dem Mädchen ein Spielzeug."."""
     if item.kind != "timeline":
         return None
-    if judge.violates(answer, list(item.must_not), [], item.language):
+    gold = list(item.gold)
+    if judge.violates(answer, list(item.must_not), [], item.language, gold):
         return True
     claims = judge.claims(answer, item.language)
+    if gold and claims:
+        claims = [c for c, same in zip(claims, judge.restates(claims, gold, item.language)) if not same]
     return bool(claims) and any(judge.supported(claims, later, item.language))
 
 

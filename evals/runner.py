@@ -108,8 +108,9 @@ class _Scorer:
         safe("declined", lambda: mode == "abstained" or self.judge.declines(text, item.language))
         safe("faithfulness", lambda: M.faithfulness(text, passages, self.judge, item.language))
         safe("gold_coverage", lambda: M.gold_coverage(text, item, self.judge))
+        timeline = item.kind == "timeline"   # its evidence is the later event; its gold, what may be said now
         safe("violation_rate", lambda: M.violation(text, item, self.judge, self.allowed + " " + lines,
-                                                   [] if item.kind == "timeline" else truth))
+                                                   [] if timeline else truth, list(item.gold) if timeline else None))
         safe("gold_hit", lambda: M.gold_hit(text, item, self.judge))
         if m["declined"] is not None and m["violation_rate"] is not None:
             fixes = item.kind == "false_premise" and M.corrects(text, item, self.judge)

@@ -358,3 +358,25 @@ def test_the_judge_hears_a_decline_in_other_words(answer, declines):
     truth = M.evidence_sentences(item, CORPUS) + list(item.gold)
     if declines and "Belang" in answer:
         assert not M.violation(answer, item, OfflineJudge(EMBEDDER), M.source_text(CORPUS), truth)
+
+
+@pytest.mark.parametrize("item_id,answer,violates", [
+    # restating what the sources (or, at a story point, the character) say asserts no must-not, however near
+    ("h032", "Scientific curiosity tears at me: how will my patient behave after taking on a new face and a new life? "
+             "I understand perfectly well that my experiment is very dangerous.", False),   # "... perfectly safe" 0.90
+    ("sp010", "The man promised to buy me a new toy. A new one!", False),                    # "Says he gave her the toy" 0.89
+    # ... but a claim of its own, or a negation the truth lacks, still does (labels j033, k010)
+    ("h050", "Я сказала ему, что мужа у меня нет.", True),
+    ("h021", "I saw my wife sitting by the lamp with another man, and I turned away.", True),
+])
+def test_a_sentence_that_restates_the_truth_asserts_no_must_not(item_id, answer, violates):
+    """Composed answers read as violations by a similarity judge (a blind reader found none of them
+    one): the sentence says what the item's evidence and gold say, in their words and negated as
+    they are; a timeline item's gold is what the character may say at its story point."""
+    judge, item = OfflineJudge(EMBEDDER), next(i for i in ALL_ITEMS if i.id == item_id)
+    timeline = item.kind == "timeline"
+    truth = [] if timeline else M.evidence_sentences(item, CORPUS) + list(item.gold)
+    known = list(item.gold) if timeline else None
+    assert M.violation(answer, item, judge, M.source_text(CORPUS), truth, known) is violates
+    if timeline:
+        assert M.timeline_leak(answer, item, M.evidence_sentences(item, CORPUS), judge) is False
