@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from chat.verify import Evidence
+from chat.support import Evidence
 
 
 @dataclass

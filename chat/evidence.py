@@ -20,7 +20,7 @@ Design choices:
 from __future__ import annotations
 
 from retrieval.corpus import LANGUAGES
-from chat.verify import Evidence
+from chat.support import Evidence
 
 VERIFY_K = 3   # passages searched per draft sentence
 

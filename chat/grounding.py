@@ -36,7 +36,7 @@ class Vocabulary:
     """What the evidence grounds, per language: stems, word starts, raw text, numbers; and per group
     (a passage with its keys and lexicon, a memory) the stems, to see which group grounds what."""
 
-    def __init__(self, units: list):   # of chat.verify.Evidence (text, lang, group)
+    def __init__(self, units: list):   # of chat.support.Evidence (text, lang, group)
         self.stems = {lg: set() for lg in LANGUAGES}
         self.starts = {lg: set() for lg in LANGUAGES}
         self.groups: dict[str, dict[str, set]] = {}

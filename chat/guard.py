@@ -1,7 +1,7 @@
 """The grounding guard: every sentence of an answer must rest on the evidence, or it goes.
 
 Design choices:
-- Evidence is what the chain gathered for this turn (``chat.verify.Evidence`` units): passages in
+- Evidence is what the chain gathered for this turn (``chat.support.Evidence`` units): passages in
   all three renderings with their paraphrase keys and lexicon, the card's memories in scope, and
   the passages found for the draft's own sentences within the same scope. The question itself is
   not evidence, so a false premise ("why did you burn your face with acid?") cannot vouch for itself.
@@ -24,7 +24,7 @@ import re
 from functools import lru_cache
 
 from chat.claims import settings_data
-from chat.verify import Evidence, Verdict, Verifier
+from chat.support import Evidence, Verdict, Verifier
 from retrieval.lexical import detect_language
 from retrieval.segment import split_sentences
 

@@ -48,7 +48,8 @@ from chat import compose as C
 from chat.claims import content_words, stem, zipf
 from chat.evidence import units_for
 from chat.memory import is_identity
-from chat.verify import Evidence, get_verifier
+from chat.support import Evidence
+from chat.verify import get_verifier
 from retrieval.corpus import LANGUAGES
 from retrieval.search import Hit
 

@@ -1,4 +1,5 @@
-"""The support check: does what a sentence *claims* rest on the evidence? Verifiers by name.
+"""The support check: does what a sentence *claims* rest on the evidence? Verifiers by name
+(their interface, the evidence units and verdicts, is ``chat.support``).
 
 Design choices:
 - A faithful paraphrase uses other words; an invention brings in facts. So the offline verifier
@@ -41,59 +42,18 @@ from __future__ import annotations
 import json
 import re
 import threading
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from chat.claims import (WORD, content_words, conversational, declines, names, negations, number_values,
                          sentences_of, settings_data, zipf)
 from chat.grounding import Vocabulary
+from chat.support import SIMILAR_KINDS, Evidence, Verdict, Verifier
 from core.errors import FaceError, UnknownNameError
 from retrieval.lexical import detect_language
 
 _QUOTE = re.compile(r'"([^"]+)"|«([^»]+)»|„([^“”"]+)[“”"]|“([^”]+)”')   # words someone is quoted as saying
 _CLAUSE = re.compile(r"(?<=\?)|\s[-–—:;]\s|,\s")   # "Acid? | No - | it was liquid oxygen."
-SIMILAR_KINDS = ("passage", "memory")   # units that stand for what the sources say (keys, lexicon, names do not)
-
-
-@dataclass(frozen=True)
-class Evidence:
-    text: str
-    lang: str
-    ref: int          # index of the passage or memory it came from (the chain maps it to citations)
-    kind: str = "passage"   # passage | memory | key (a paraphrase of a passage) | lexicon | name | question
-    #                         | wording (a reader question a memory answers: grounds words, never a claim)
-    group: str = ""         # units that say one thing together (a passage with its keys and lexicon)
-
-
-@dataclass
-class Verdict:
-    text: str
-    supported: bool
-    score: float
-    evidence: list[int] = field(default_factory=list)   # indices into the evidence list
-    reasons: list[str] = field(default_factory=list)
-
-
-class Verifier:
-    name = ""
-
-    @classmethod
-    def build(cls, embedder, backend=None, small_model: bool = False) -> "Verifier":
-        raise NotImplementedError
-
-    def check(self, sentences: list[str], units: list[Evidence], lang: str) -> list[Verdict]:
-        raise NotImplementedError
-
-    def notes(self) -> list[str]:
-        """Anything the user should know about the last check (e.g. a fallback)."""
-        return []
-
-    def remember(self, texts: list[str], vectors) -> None:
-        """Vectors of evidence texts computed elsewhere, for verifiers that compare vectors."""
-
-    def prepare(self, units: list[Evidence]) -> None:
-        """Do ahead what checking against ``units`` needs (while a model server is still writing)."""
 
 
 def _distinct(order: list, pieces: list) -> list:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chat.draft import Draft, sentences
-from chat.verify import Verdict
+from chat.support import Verdict
 
 
 def _draft(verdicts: dict, on_point=lambda v: "oxygen" in v.text, **kw):
