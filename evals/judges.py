@@ -118,7 +118,8 @@ class OfflineJudge(Judge):
         same-language passage lacks."""
         return self._supported(claims, passages, self.novel_max)
 
-    def _supported(self, claims, passages, novel_max: int) -> list[bool]:
+    def _supported(self, claims, passages, novel_max: int, same_negation: bool = False) -> list[bool]:
+        """``same_negation``: negated exactly as the closest same-language passage, however near."""
         if not claims:
             return []
         if not passages:
@@ -134,8 +135,11 @@ class OfflineJudge(Judge):
             c_lang = detect_language(claim)
             same = [j for j, p in enumerate(passages) if detect_language(p) == c_lang] or [int(np.argmax(sims[i]))]
             closest = max(same, key=lambda j: sims[i, j])
-            flips = negated(claim, c_lang) and not negated(passages[closest], c_lang)
-            ok = ok and not (flips and sims[i, closest] >= NEGATION_SIM)
+            neg, passage_neg = negated(claim, c_lang), negated(passages[closest], c_lang)
+            if same_negation:
+                ok = ok and neg == passage_neg
+            else:
+                ok = ok and not (neg and not passage_neg and sims[i, closest] >= NEGATION_SIM)
             out.append(bool(ok))
         return out
 
@@ -176,16 +180,7 @@ class OfflineJudge(Judge):
         he gave her the toy"; "Я сказала ему, что мужа у меня нет." does not restate "She said her
         husband was away" (labels, calibration half: violates 0.8625 -> 0.875, held-out 0.775 both;
         one new informative word allowed, as ``supported`` does, lost two true violations)."""
-        if not claims or not texts:
-            return [False] * len(claims)
-        ok = self._supported(claims, texts, novel_max=0)
-        sims = self._vectors(list(claims)) @ self._vectors(list(texts)).T
-        for i, claim in enumerate(claims):
-            c_lang = detect_language(claim)
-            same = [j for j, t in enumerate(texts) if detect_language(t) == c_lang] or list(range(len(texts)))
-            closest = max(same, key=lambda j: sims[i, j])
-            ok[i] = ok[i] and negated(claim, c_lang) == negated(texts[closest], c_lang)
-        return ok
+        return self._supported(claims, texts, novel_max=0, same_negation=True)
 
     def violates(self, answer, must_not, truth, lang, known=None):
         """A must-not claim entailed by an answer sentence that is closer to it than to anything the
