@@ -105,8 +105,10 @@ class Interviewer:
                     model=self.backend.model, as_of={p.work: p.id for p in points})
         seed = zlib.crc32(question.encode())
         found = None if ooc else probe(question)
+        sayable = self.planner.lines(card, lang, flt)   # kind -> what the character may say of the card's lines
         if found:
-            text = card.line("deflect" if found in ("ai", "override") else "refuse", lang, seed)
+            lines = sayable("deflect" if found in ("ai", "override") else "refuse")
+            text = lines[seed % len(lines)]
             yield {"sentence": text}
             yield {"answer": Answer(answer=text, mode="abstained", abstained=True, reason=f"probe:{found}",
                                     sentences=[C.said_item(text, 1.0, [])], **base)}
@@ -116,7 +118,7 @@ class Interviewer:
         history = [{"role": m["role"], "content": m["content"]} for m in history][-2 * HISTORY_TURNS:]
         state = dict(card=card, question=question, history=history, lang=lang, flt=flt, ooc=ooc, base=base,
                      use_retrieval=use_retrieval, passages=passages, k=k or self.k, options=opts, seed=seed,
-                     timings={}, started=time.perf_counter())
+                     sayable=sayable, timings={}, started=time.perf_counter())
         with self._one_at_a_time:
             self._warm(card)
             for event in self._answer(self.prepare.invoke(state)):

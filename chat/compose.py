@@ -4,7 +4,10 @@ question, a correction of a false premise, the next thing after the last answer,
 
 Design choices:
 - Patterns and lines are data (``prompts.yaml``: ``followups``, ``question_types``,
-  ``abstain_by_type``, ``correction``); these are small functions around them.
+  ``abstain_by_type``, ``correction``, ``neutral_lines``); these are small functions around them.
+- The card's own lines come in as ``lines``, those the character may say at the story point
+  (``chat.plan.Planner.sayable``: the wife's "I only know ... what he wrote in his notebooks" is not
+  said before she has them); when none may be, a neutral line (``neutral``).
 - A memory already said in this conversation is not said again unless the same question is asked
   again, nor the same "I don't know" while the character has another wording of it. "And then?"
   takes the next memory in story order after the last one said (within the story point: the
@@ -88,18 +91,29 @@ def first_person(text: str, lang: str) -> bool:
     return bool(_patterns()["first_person"][lang].search(text))
 
 
-def typed_abstain(card, lang: str, question: str, seed: int, history=()) -> str:
+def typed_abstain(card, lang: str, question: str, seed: int, history=(), lines=None) -> str:
     """An in-character "I don't know / I won't say" that fits the question, and, while another
-    wording is left, not the one the character already gave in this conversation."""
+    wording is left, not the one the character already gave in this conversation (``lines``: the
+    card's abstain lines that may be said now; all of them by default)."""
     kind = question_type(question)
-    lines = prompts()["abstain_by_type"].get(kind, {}).get(lang) if kind else None
-    return _unsaid(lines or card.options("abstain", lang), seed, history)
+    typed = prompts()["abstain_by_type"].get(kind, {}).get(lang) if kind else None
+    return _unsaid(typed or _own(card, "abstain", lang, lines), seed, history)
 
 
-def not_known(card, lang: str, seed: int, history=()) -> str:
+def not_known(card, lang: str, seed: int, history=(), lines=None) -> str:
     """Honest ignorance of what has not happened yet for the character, in the card's own words
     and without a hint that it will (not fitted to the question: "When exactly?" would be one)."""
-    return _unsaid(card.options("abstain", lang), seed, history)
+    return _unsaid(_own(card, "abstain", lang, lines), seed, history)
+
+
+def neutral(kind: str, lang: str) -> list[str]:
+    """What any character says for ``kind`` (abstain, refuse, deflect) when none of its own lines may be."""
+    by = prompts()["neutral_lines"][kind]
+    return list(by.get(lang) or by["en"])
+
+
+def _own(card, kind: str, lang: str, lines) -> list[str]:
+    return (card.options(kind, lang) if lines is None else list(lines)) or neutral(kind, lang)
 
 
 def _unsaid(options: list[str], seed: int, history) -> str:
@@ -225,7 +239,8 @@ def without_draft(s, plan: dict, cites, base: dict) -> Answer:
         text = c["renderings"].get(lang) or c["text"]
         return Answer(answer=text, mode="composed", abstained=False, citations=cites.items,
                       sentences=[said_item(text, hits[0].score, [cites.of_chunk(c)])], **base)
-    text = not_known(card, lang, s["seed"], s["history"]) if plan.get("unknown") else \
-        typed_abstain(card, lang, s["question"], s["seed"], s["history"])
+    lines = s["sayable"]("abstain")
+    text = not_known(card, lang, s["seed"], s["history"], lines) if plan.get("unknown") else \
+        typed_abstain(card, lang, s["question"], s["seed"], s["history"], lines)
     return Answer(answer=text, mode="abstained", abstained=True, reason=plan.get("reason") or "nothing answers it",
                   sentences=[said_item(text, 0.0, [])], **base)

@@ -28,7 +28,9 @@ Design choices:
   falsehood of our own.
 - A question about what happens later than the story point - a word only a later part of the story
   grounds, or a later memory that answers it better than any the character has yet - gets the
-  character's honest ignorance, in the card's own words.
+  character's honest ignorance, in the card's own words. Those words are read the same way: a card
+  line that names what only a later part of the story grounds is not said before it (``lines``; the
+  wife's "I only know ... what he wrote in his notebooks" at the bus stop), a neutral one if none is left.
 - When the draft will fail too, a near memory that cites one of the question's first passages is
   the fallback (two signals agreeing; never for a typed question): for a question with a premise
   word, what that memory says in its place ("I made an antimony mould" to "Why plaster?"). A model
@@ -85,6 +87,7 @@ class Planner:
         self.searcher = searcher
         self.premises = get_verifier("offline", embedder)   # reads questions, no model call
         self._scopes: dict = {}
+        self._sayable: dict = {}   # (card, story point, line) -> whether it names nothing later
         self._lock = threading.Lock()
 
     def plan(self, s: dict, backend) -> dict:
@@ -174,6 +177,29 @@ class Planner:
         loose = [w for w, z, g, c in f["words"]                                          # treat?" takes nothing for granted
                  if not g and not c and z < self.premises.t["info_zipf"] and w.lower() not in own]
         return [*map(str, f["numbers"]), *(n for n in f["names"] if n.lower() not in own), *loose]
+
+    def lines(self, card, lang: str, flt):
+        """``kind -> lines``: the card's lines of a kind (abstain, refuse, deflect) the character may say
+        at this story point (``sayable``), or a neutral one when none may be."""
+        return lambda kind: self.sayable({"card": card, "lang": lang, "flt": flt}, card.options(kind, lang)) \
+            or C.neutral(kind, lang)
+
+    def sayable(self, s: dict, lines: list[str]) -> list[str]:
+        """The card's own lines the character may say at this story point: none that names what only
+        a later part of the story grounds ("I only know ... what he wrote in his notebooks", said by
+        the wife before she has them, hints at them), read as a question's premises are (``later``)."""
+        whole = s["card"].knowledge(self.searcher.corpus, None)
+        if s["flt"] == whole:
+            return list(lines)
+        ok = []
+        for line in lines:
+            key = (s["card"].id, s["flt"], line)
+            if key not in self._sayable:
+                said = {**s, "question": line}
+                self._sayable[key] = not self.later(said, self.unknown(said, s["flt"]), whole)
+            if self._sayable[key]:
+                ok.append(line)
+        return ok
 
     def later(self, s: dict, unknown: list[str], whole) -> list[str]:
         """Of what the question takes for granted at this story point (``unknown``), what the
