@@ -18,8 +18,10 @@ Design choices:
 - A false premise - a question word, number or name nothing in the character's scope grounds, read
   by the offline support check - is corrected ("No, that is not how it was.") from the memory about
   its topic when no memory answers the question and that one is very near (``CORRECT_MIN``), and
-  otherwise declined or told by the near fallback below. The reader questions of the memories in
-  scope ground words too: a word readers use to ask what the character does know ("react", "warst",
+  otherwise declined or told by the near fallback below. Only a word nothing in the whole story
+  grounds is false ("acid"); one the story does ground but the character does not know (the manager's
+  daughter never says "beard"; the mask has one) gets that memory told without the "No" (``false``).
+  The reader questions of the memories in scope ground words too: a word readers use to ask what the character does know ("react", "warst",
   "понадобилась") is their wording, not a premise; and once a memory answers, a word nothing grounds
   is the reader's too ("creepy" for the finger that looked repulsive, "vernarbt" for "entstellt"):
   the memory is the answer, and for a premise that is false it corrects it by what it says ("I
@@ -53,7 +55,7 @@ from chat.memory import is_identity
 from chat.support import Evidence
 from chat.verify import get_verifier
 from retrieval.corpus import LANGUAGES
-from retrieval.search import Hit
+from retrieval.search import Hit, SearchFilter
 
 ANSWER_MIN = 0.89        # a memory's ``agree`` (mean similarity of its three nearest reader questions) at which it
                          # answers (evals/calibrate_memories.py: fitted on one half of the eval items, checked on the
@@ -79,6 +81,7 @@ ANSWER_NEAR = 0.90       # a memory whose nearest reader question is this close 
 HIT_BONUS = 0.03         # boost for an evidence memory citing a retrieved passage (x 1/rank)
 NEAR_CANDIDATES = 2      # the near fallback looks at this many closest memories for one citing
 NEAR_HITS = 3            # one of the passages the question finds first
+STORY = SearchFilter(kinds=("plot", "portrait"))   # everything the texts tell of the story, at its end
 SCOPES_KEPT = 16         # (character, story point) scopes whose evidence units are kept for reading premises
 
 
@@ -131,8 +134,10 @@ class Planner:
                     "reason": f"later than the story point: {', '.join(later)}"}
         premise = "" if answering else ", ".join(unknown)   # an answering memory makes it the reader's wording
         topic = max(fresh, key=lambda m: m.answers + m.about, default=None)
-        if premise and topic and topic.answers >= CORRECT_MIN:
-            return {"mode": "correct", "memories": [topic.memory], "reason": f"false premise: {premise}"}
+        if premise and topic and topic.answers >= CORRECT_MIN:   # "No, ..." only where the story contradicts it
+            false = self.false(s, unknown)
+            return {"mode": "correct" if false else "compose", "memories": [topic.memory],
+                    "reason": f"false premise: {', '.join(false)}" if false else f"told in its place: {premise}"}
         if answering and not backend.capable:
             return {"mode": "compose", "memories": self.composed(answering, s["evidence"]["hits"])}
         near = [] if answering or kind else [
@@ -200,6 +205,12 @@ class Planner:
             if self._sayable[key]:
                 ok.append(line)
         return ok
+
+    def false(self, s: dict, unknown: list[str]) -> list[str]:
+        """Of what the question takes for granted (``unknown``), what nothing in the whole story grounds:
+        a false premise ("acid" for liquid oxygen), not one the character only does not know (the
+        manager's daughter never says "beard", the mask has one): that gets no "No, ..." in front."""
+        return [w for w in self.unknown(s, STORY) if w in unknown]
 
     def later(self, s: dict, unknown: list[str], whole) -> list[str]:
         """Of what the question takes for granted at this story point (``unknown``), what the

@@ -16,7 +16,8 @@ a name or number question asks for never answers. A threshold is right for an it
 - false premise: right when declined, corrected, or answered by a memory that conveys the correction.
 Questions with a premise word (one nothing in scope grounds, ``chat.plan.Planner.unknown``) and no
 answering memory are corrected from the memory on their topic when its nearest reader question is
-``CORRECT_MIN`` near, declined below it; that line is fitted on the calibration half over the
+``CORRECT_MIN`` near (told without the "No" when the whole story grounds the word, ``Planner.false``:
+the character only does not know it), declined below it; that line is fitted on the calibration half over the
 questions with a premise word, where a correction is right only for a false premise ("No" in front
 of a true answer is wrong) and a decline for a false premise, an unanswerable or a timeline item.
 The threshold with the most right items on the calibration half is printed, and both halves'
@@ -77,8 +78,9 @@ def cases() -> list[dict]:
         s = {"card": card, "question": item.question, "lang": item.language}
         whole = card.knowledge(corpus, None)
         unknown = planner.unknown(s, flt)
+        false = planner.false(s, unknown) if unknown else []   # what nothing in the whole story grounds
         out.append({"item": item, "half": half(item.id), "scores": scores, "conveys": conveys, "anchored": anchor,
-                    "later": later, "nearest": nearest, "unknown": unknown,
+                    "later": later, "nearest": nearest, "unknown": unknown, "false": false,
                     "later_words": planner.later({**s, "flt": flt}, unknown, whole),
                     "topic": max(nearest, key=lambda m: m.answers + m.about).answers if nearest else 0.0})
     return out
@@ -104,6 +106,8 @@ def premise_right(case: dict, correct_min: float) -> bool | None:
     kind = case["item"].kind
     if case["later_words"] or case["topic"] < correct_min:   # declined
         return kind in ("false_premise", "unanswerable", "timeline")
+    if not case["false"]:   # the story grounds it, the character does not know it: the memory told, no "No"
+        return bool(case["conveys"]) and case["conveys"][0]
     return kind == "false_premise"                           # corrected: "No" in front of a true answer is wrong
 
 

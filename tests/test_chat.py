@@ -166,6 +166,24 @@ def test_a_premise_no_memory_answers_is_corrected_from_the_memory_on_its_topic(i
     assert ans.reason.startswith("false premise") and ans.answer.startswith("No") and "artificial" in ans.answer
 
 
+def test_a_word_only_the_character_does_not_know_gets_no_no_in_front(iv):
+    """The manager's daughter never says "beard", but the mask has one: the word is unknown to her, not
+    false, so her memory is told without "No - that is not right." in front (it contradicted what
+    followed: "... I knew it was the same man."); "acid", which nothing in the story grounds, is corrected."""
+    card = get_card("daughter")
+    s = {"card": card, "question": "Wusstest du, wer der Mann mit dem Bart in Wirklichkeit war?", "lang": "de",
+         "flt": card.knowledge(iv.searcher.corpus, None)}
+    unknown = iv.planner.unknown(s, s["flt"])
+    assert "bart" in unknown and not iv.planner.false(s, unknown), unknown
+    ans = iv.answer("daughter", s["question"])   # no memory's reader questions agree: the one on its topic is told
+    assert ans.reason.startswith("told in its place"), ans.reason
+    assert not ans.answer.startswith("Nein") and "derselbe Mann" in ans.answer, ans.answer
+    hero = get_card("hero")
+    acid = {"card": hero, "question": "Why did you burn your face with acid?", "lang": "en",
+            "flt": hero.knowledge(iv.searcher.corpus, None)}
+    assert iv.planner.false(acid, iv.planner.unknown(acid, acid["flt"])) == ["acid"]
+
+
 @pytest.mark.parametrize("character,question,premise", [
     ("girl", "How do people and children react to your scarred face?", None),   # "react": how readers ask
     ("hero", "Что вы наплели управляющему про младшего брата?", None),
