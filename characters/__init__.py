@@ -105,10 +105,6 @@ class Card:
         """Every wording of a line kind in ``lang`` (English where the card has none)."""
         return self.lines[kind].get(lang) or self.lines[kind]["en"]
 
-    def line(self, kind: str, lang: str, seed: int = 0) -> str:
-        options = self.options(kind, lang)
-        return options[seed % len(options)]
-
 
 def _load_card(path: Path, corpus: Corpus) -> Card:
     """A card file, validated field by field (``characters.schema``) before anything uses it."""

@@ -22,10 +22,11 @@ Design choices:
   grounds is false ("acid"); one the story does ground but the character does not know (the manager's
   daughter never says "beard"; the mask has one) gets that memory told without the "No" (``false``).
   The reader questions of the memories in scope ground words too: a word readers use to ask what
-  the character does know ("react", "warst", "понадобилась") is their wording, not a premise; and once a memory answers, a word nothing grounds
-  is the reader's too ("creepy" for the finger that looked repulsive, "vernarbt" for "entstellt"):
-  the memory is the answer, and for a premise that is false it corrects it by what it says ("I
-  washed his old bandages" to "Why did you throw them away?"). A word is not a claim: read by words,
+  the character does know ("react", "warst", "понадобилась") is their wording, not a premise; and
+  once a memory answers, a word nothing grounds is the reader's too ("creepy" for the finger that
+  looked repulsive, "vernarbt" for "entstellt"): the memory is the answer, and for a premise that is
+  false it corrects it by what it says ("I washed his old bandages" to "Why did you throw them
+  away?"). A word is not a claim: read by words,
   the premise was as often a synonym as a falsehood, and "No" in front of a true answer is a
   falsehood of our own.
 - A question about what happens later than the story point - a word only a later part of the story

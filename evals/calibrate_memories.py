@@ -17,8 +17,8 @@ a name or number question asks for never answers. A threshold is right for an it
 Questions with a premise word (one nothing in scope grounds, ``chat.plan.Planner.unknown``) and no
 answering memory are corrected from the memory on their topic when its nearest reader question is
 ``CORRECT_MIN`` near (told without the "No" when the whole story grounds the word, ``Planner.false``:
-the character only does not know it), declined below it; that line is fitted on the calibration half over the
-questions with a premise word, where a correction is right only for a false premise ("No" in front
+the character only does not know it), declined below it; that line is fitted on the calibration half
+over the questions with a premise word, where a correction is right only for a false premise ("No" in front
 of a true answer is wrong) and a decline for a false premise, an unanswerable or a timeline item.
 The threshold with the most right items on the calibration half is printed, and both halves'
 figures, per kind, as the planner decides (the nearest memory also answers when it is *anchored*:
