@@ -184,7 +184,8 @@ class OfflineJudge(Judge):
 
     def violates(self, answer, must_not, truth, lang, known=None):
         """A must-not claim entailed by an answer sentence that is closer to it than to anything the
-        sources say (a faithful correction of a false premise resembles the premise too) and does
+        sources say (a faithful correction of a false premise resembles the premise too; for a timeline
+        item, whose sources are the later event, than to what the character may say then) and does
         not merely restate what the character may say (``known``, by default ``truth``)."""
         sentences = self.claims(answer, lang)
         known = list(truth if known is None else known)
@@ -193,11 +194,12 @@ class OfflineJudge(Judge):
         if not must_not or not sentences:
             return False
         hits = self.entails(" ".join(sentences), must_not, lang, commas=False)
-        if not any(hits) or not truth:
+        told = list(truth) or known   # what the sources say; for a timeline item, what may be said now
+        if not any(hits) or not told:
             return any(hits)
         s = self._vectors(sentences)
         bad = (s @ self._vectors([m for m, h in zip(must_not, hits) if h]).T).max(axis=1)
-        good = (s @ self._vectors(list(truth)).T).max(axis=1)
+        good = (s @ self._vectors(told).T).max(axis=1)
         floor = np.array([self._entail_min(x) for x in sentences])
         return bool(((bad > good) & (bad >= floor)).any())
 

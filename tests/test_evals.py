@@ -360,6 +360,19 @@ def test_the_judge_hears_a_decline_in_other_words(answer, declines):
         assert not M.violation(answer, item, OfflineJudge(EMBEDDER), M.source_text(CORPUS), truth)
 
 
+@pytest.mark.parametrize("answer,violates", [
+    ("For nearly two months I've been meeting her in the mask, and I've filled three notebooks to explain "
+     "everything to her.", False),   # the replayed t012 answer: e5 puts it near the letter's "guessed everything"
+    ("She wrote that she'd guessed everything from the very first minute.", True),   # ... which this one tells
+])
+def test_a_timeline_answer_is_weighed_against_what_may_be_said_then(answer, violates):
+    """A timeline item's must-not is asserted only by a sentence closer to it than to what the character
+    may say at the story point (its gold): a reader found the first answer faithful (judge/violation_reads)."""
+    judge, item = OfflineJudge(EMBEDDER), next(i for i in ALL_ITEMS if i.id == "t012")
+    assert M.violation(answer, item, judge, M.source_text(CORPUS), [], list(item.gold)) is violates
+    assert M.timeline_leak(answer, item, M.evidence_sentences(item, CORPUS), judge) is violates
+
+
 @pytest.mark.parametrize("item_id,answer,violates", [
     # restating what the sources (or, at a story point, the character) say asserts no must-not, however near
     ("h032", "Scientific curiosity tears at me: how will my patient behave after taking on a new face and a new life? "
