@@ -31,7 +31,8 @@ import numpy as np
 
 from chat.guard import dedupe_sentences
 from core.errors import FaceError, UnknownNameError
-from evals.reading import NUM, REPLY_NO, WORD, clauses, is_decline, judge_data, negated, novel_words, specifics
+from evals.reading import (NUM, REPLY_NO, WORD, clauses, is_decline, judge_data, negated, novel_words, specifics,
+                           text_starts)
 from retrieval.lexical import detect_language
 
 # Calibrated on the first half of evals/judge/labels.jsonl (j001-j036), checked on the second half
@@ -126,7 +127,7 @@ class OfflineJudge(Judge):
             return [False] * len(claims)
         sims = self._vectors(list(claims)) @ self._vectors(list(passages)).T
         text = " ".join(passages).lower()
-        starts = {w[:5] for w in WORD.findall(text)}
+        starts = text_starts(text)
         out = []
         for i, claim in enumerate(claims):
             ok = float(sims[i].max()) >= self.support_min

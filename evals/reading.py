@@ -4,13 +4,17 @@ clauses of a long sentence, and the words a claim brings in that the passages ne
 Design choices:
 - Plain text rules and cue lists (``judge/judge.yaml``), no embeddings: ``evals/judges.py`` builds its
   offline judge from these and e5 similarity; the chat's guard reads claims its own way
-  (``chat/claims.py``), so that the eval does not share the guard's blind spots.
+  (``chat/claims.py``), so that the eval does not share the guard's blind spots. A word is novel when
+  neither its first five letters nor those of its dictionary form (simplemma) start a passage word or
+  its dictionary form: another reading of word forms than the guard's stems and lexicon.
 - Every helper is one small function on strings, tested on its own (``tests/test_evals.py``).
 
     >>> specifics("Dann fuhr ich nach Hokkaido.")
     ['hokkaido']
     >>> clauses("She tries to help; I don't let her, I cannot look at myself.")[:3]
     ['She tries to help', "I don't let her", 'I cannot look at myself.']
+    >>> novel_words("Ich habe ihre Haare ins Feuer geworfen.", text_starts("Er warf die falschen Haare ins Feuer."))
+    []
 """
 from __future__ import annotations
 
@@ -36,6 +40,8 @@ NUM = re.compile(r"\d+")
 # the very first minute"): that "No" rejects the question, it does not negate the fact.
 REPLY_NO = re.compile(r"^(no|nein|нет)\s*[-–—:;,]\s*", re.IGNORECASE)
 WORD = re.compile(r"[^\W\d_][^\W_]*", re.UNICODE)
+_CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
+LEMMA_MARK = "~"   # a dictionary form's start, kept apart from the word starts it sits beside
 
 
 @lru_cache(maxsize=1)
@@ -82,16 +88,36 @@ def negated(text: str, lang: str | None = None) -> bool:
 def novel_words(claim: str, starts: set[str], text: str = "") -> list[str]:
     """Informative words of a claim whose first five letters no passage word shares (a different
     method from the chat's guard, which grounds stems against a lexicon: the judge must not share
-    the guard's blind spots). In Russian and German, whose words take prefixes and join into
-    compounds, a word whose first ``INFIX`` letters stand anywhere in the passages' ``text`` is not
-    novel ("бинты" in "забинтованное")."""
+    the guard's blind spots), nor the first five of their dictionary form (``starts`` from
+    ``text_starts``: "geworfen" is "warf", "несёт" is "нести"). In Russian and German, whose words
+    take prefixes and join into compounds, a word whose first ``INFIX`` letters stand anywhere in
+    the passages' ``text`` is not novel ("бинты" in "забинтованное")."""
     from wordfreq import zipf_frequency
 
     lang = detect_language(claim)
     stop = _stopwords()[lang]
     return [w for w in (x.lower() for x in WORD.findall(claim))
             if len(w) > 3 and w not in stop and w[:5] not in starts and zipf_frequency(w, lang) < NOVEL_ZIPF
-            and not (lang in INFLECTED and len(w) >= INFIX + 2 and w[:INFIX] in text)]
+            and not (lang in INFLECTED and len(w) >= INFIX + 2 and w[:INFIX] in text)
+            and _lemma_start(w) not in starts]
+
+
+@lru_cache(maxsize=65536)
+def _lemma_start(word: str) -> str:
+    """The first five letters of a word's dictionary form (simplemma's lists, read by the word's
+    script: Cyrillic as Russian, else German or English), marked so no word start equals it."""
+    import simplemma
+
+    langs = "ru" if _CYRILLIC.search(word) else ("de", "en")
+    return LEMMA_MARK + simplemma.lemmatize(word.lower(), lang=langs).lower()[:5]
+
+
+def text_starts(text: str) -> set[str]:
+    """The passages' word starts and the starts of their words' dictionary forms (``novel_words``).
+    Labels, supported: first halves 0.788 both, second halves 0.713 -> 0.750 (German strong verbs:
+    "abgerissen und ins Feuer geworfen" for "riss ... herunter und warf es ins Feuer")."""
+    words = WORD.findall(text.lower())
+    return {w[:5] for w in words} | {_lemma_start(w) for w in set(words) if len(w) > 3}
 
 
 CLAUSE_WORDS = 3   # a clause this long or longer is read on its own

@@ -16,7 +16,7 @@ from evals import metrics as M
 from evals.agreement import LABELS, judge_agreement, load_labels
 from evals.dataset import DATASETS_DIR, KINDS, evidence_spans, load_items
 from evals.judges import JUDGES, JudgeError, LLMJudge, OfflineJudge, get_judge
-from evals.reading import cues
+from evals.reading import cues, novel_words, text_starts
 from retrieval.corpus import load_corpus
 from retrieval.embeddings import get_embedder
 from retrieval.lexical import detect_language
@@ -166,9 +166,19 @@ def test_offline_judge_reads_a_russian_or_german_rendering_of_an_english_fact(an
     assert OfflineJudge(EMBEDDER).entails(answer, facts, detect_language(answer)) == [conveys]
 
 
+@pytest.mark.parametrize("claim,text,novel", [
+    ("Ich habe ihre Haare ins Feuer geworfen.", "Er warf die falschen Haare ins Feuer.", []),      # warf: werfen
+    ("Он не несёт ответственности за свои поступки.", "Человек в маске нести ответственность не может за поступки.", []),
+    ("Ich habe ihre Haare in den Brunnen geworfen.", "Er warf die falschen Haare ins Feuer.", ["brunnen"]),
+])
+def test_the_judge_reads_a_word_by_its_dictionary_form_too(claim, text, novel):
+    """A strong verb's other form is no new word ("geworfen" for "warf"); a new thing still is."""
+    assert novel_words(claim, text_starts(text.lower()), text.lower()) == novel
+
+
 def test_offline_judge_agrees_with_most_hand_labels():
     agreement = judge_agreement(OfflineJudge(EMBEDDER), CORPUS)
-    # measured: supported 0.750, conveys 0.848, violates 0.819, declines 0.919 (160 labelled answers; on the
+    # measured: supported 0.769, conveys 0.841, violates 0.825, declines 0.919 (160 labelled answers; on the
     # first 120, before the 40 paraphrase-heavy l-rows: 0.817, 0.783, 0.800, 0.942, before comma clauses)
     assert agreement["supported"]["agree"] >= 0.70 and agreement["conveys"]["agree"] >= 0.83
     assert agreement["violates"]["agree"] >= 0.75 and agreement["declines"]["agree"] >= 0.85
@@ -311,7 +321,12 @@ def test_a_correction_that_opens_with_no_does_not_accept_the_premise():
     assert M.corrects(corrected, item, judge)
     accepted = "Ich heile Komplexe mit Hypnose und Tabletten, das funktioniert sehr gut."
     assert M.violation(accepted, item, judge, "", truth)
-    assert M.violation(corrected, dataclasses.replace(item, kind="fact"), judge, "", truth)   # (the judge alone)
+    # the judge alone reads that correction as the prologue restated (dictionary forms: "heile" is "heilt");
+    # one that is near the must-not in topic and restates nothing is read as accepting it but for its "No"
+    vague = "Nein, so war es nicht. Ich heile Komplexe mit meinen eigenen Methoden."
+    assert not M.violation(corrected, dataclasses.replace(item, kind="fact"), judge, "", truth)
+    assert not M.violation(vague, item, judge, "", truth)
+    assert M.violation(vague, dataclasses.replace(item, kind="fact"), judge, "", truth)   # (the judge alone)
 
 
 @pytest.mark.parametrize("label_id,violates", [
