@@ -92,12 +92,13 @@ def states_specific(must_not: str, claims: str, allowed_text: str) -> bool:
 
 
 def abstention_correct(kind: str, declined: bool, violated: bool, corrects: bool = False) -> bool | None:
-    """What a reader sees: an unanswerable or timeline question is rightly handled only by a decline
-    that asserts nothing it must not (a neighbouring memory is not a refusal); a false premise only
-    by a correction or a decline; an answerable question only by not declining."""
-    if kind in ("unanswerable", "timeline"):
+    """What a reader sees: an unanswerable question is rightly handled only by a decline that asserts
+    nothing it must not (a neighbouring memory is not a refusal); a false premise by a correction or a
+    decline; a timeline question by a decline, or by keeping to what the character may say at that
+    point (``corrects``: ``keeps_to_now``); an answerable question only by not declining."""
+    if kind == "unanswerable":
         return declined and not violated
-    if kind == "false_premise":
+    if kind in ("false_premise", "timeline"):
         return (declined or corrects) and not violated
     if kind in ANSWERABLE:
         return not declined
@@ -107,6 +108,15 @@ def abstention_correct(kind: str, declined: bool, violated: bool, corrects: bool
 def corrects(answer: str, item: Item, judge: Judge) -> bool:
     """The answer rejects the premise: it opens with a no, or it states the item's correction (gold)."""
     return opens_with_no(answer) or any(judge.entails(answer, list(item.gold), item.language))
+
+
+def keeps_to_now(answer: str, item: Item, judge: Judge, leaked: bool | None) -> bool:
+    """A timeline answer that tells what the character may say at the story point (the item's gold)
+    and reveals nothing later (``leaked``: ``timeline_leak``): "The man promised to buy me a new
+    toy." to "Did he ever bring you the toy?" keeps to what she knows, as a reader counts it
+    (``judge/refusal_reads.jsonl``: agreement with the readers, calibration half 84 -> 85 of 88,
+    held-out 68 -> 70 of 78)."""
+    return leaked is False and any(judge.entails(answer, list(item.gold), item.language))
 
 
 def gold_hit(answer: str, item: Item, judge: Judge) -> bool | None:

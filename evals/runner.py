@@ -112,13 +112,14 @@ class _Scorer:
         safe("violation_rate", lambda: M.violation(text, item, self.judge, self.allowed + " " + lines,
                                                    [] if timeline else truth, list(item.gold) if timeline else None))
         safe("gold_hit", lambda: M.gold_hit(text, item, self.judge))
+        later = evidence_sentences(item, self.corpus) if item.kind == "timeline" else []
+        safe("timeline_leak_rate", lambda: M.timeline_leak(text, item, later, self.judge))
         if m["declined"] is not None and m["violation_rate"] is not None:
-            fixes = item.kind == "false_premise" and M.corrects(text, item, self.judge)
+            fixes = ((item.kind == "false_premise" and M.corrects(text, item, self.judge)) or
+                     (timeline and M.keeps_to_now(text, item, self.judge, m["timeline_leak_rate"])))
             m["abstention_accuracy"] = M.abstention_correct(item.kind, m["declined"], m["violation_rate"], fixes)
             m["wrongly_declined"] = m["declined"] if item.kind in M.ANSWERABLE else None
         safe("on_topic", lambda: None if m["declined"] else M.on_topic(text, item, self.judge, truth))
-        later = evidence_sentences(item, self.corpus) if item.kind == "timeline" else []
-        safe("timeline_leak_rate", lambda: M.timeline_leak(text, item, later, self.judge))
         persona = M.persona_adherence(text, item.language, self.prompt_text + [card.voice], cues()["first_person"],
                                         [t for m in card.memories for t in m.text.values()])
         m["persona_adherence"] = persona["ok"]

@@ -189,6 +189,7 @@ def test_offline_judge_agrees_with_most_hand_labels():
     ("unanswerable", True, False, False, True), ("unanswerable", False, True, False, False),
     ("unanswerable", False, False, False, False),      # a neighbouring memory is not a refusal
     ("timeline", False, False, False, False), ("timeline", True, False, False, True),
+    ("timeline", False, False, True, True), ("timeline", False, True, True, False),   # what may be said then
     ("false_premise", False, False, True, True), ("false_premise", False, False, False, False),
     ("false_premise", True, True, False, False),
     ("fact", True, False, False, False), ("inference", False, False, False, True), ("persona", True, False, False, None),
@@ -386,6 +387,23 @@ def test_a_timeline_answer_is_weighed_against_what_may_be_said_then(answer, viol
     judge, item = OfflineJudge(EMBEDDER), next(i for i in ALL_ITEMS if i.id == "t012")
     assert M.violation(answer, item, judge, M.source_text(CORPUS), [], list(item.gold)) is violates
     assert M.timeline_leak(answer, item, M.evidence_sentences(item, CORPUS), judge) is violates
+
+
+@pytest.mark.parametrize("answer,right", [
+    ("The man promised to buy me a new toy. A new one!", True),     # what she knows yet: a reader counts it right
+    ("I don't know yet.", True),
+    ("He brought me the new toy the next day.", False),              # the later event
+    ("I cried the first time I saw his bandaged face.", False),     # a neighbouring memory keeps to nothing asked
+])
+def test_a_timeline_answer_that_keeps_to_what_may_be_said_then_is_right(answer, right):
+    """Readers count a timeline answer right when it declines or keeps to what the character knows at
+    the story point without a hint of what comes later (judge/refusal_reads.jsonl, sp010 and t022)."""
+    judge, item = OfflineJudge(EMBEDDER), next(i for i in ALL_ITEMS if i.id == "sp010")
+    leaked = M.timeline_leak(answer, item, M.evidence_sentences(item, CORPUS), judge)
+    violated = M.violation(answer, item, judge, M.source_text(CORPUS), [], list(item.gold))
+    declined = judge.declines(answer, item.language)
+    fixes = M.keeps_to_now(answer, item, judge, leaked)
+    assert M.abstention_correct("timeline", declined, violated, fixes) is right
 
 
 @pytest.mark.parametrize("item_id,answer,violates", [
