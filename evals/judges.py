@@ -31,7 +31,7 @@ import numpy as np
 
 from chat.guard import dedupe_sentences
 from core.errors import FaceError, UnknownNameError
-from evals.reading import (NUM, REPLY_NO, WORD, clauses, is_decline, judge_data, negated, novel_words, specifics,
+from evals.reading import (NUM, WORD, clauses, is_decline, judge_data, negated, novel_words, readings_of, specifics,
                            text_starts)
 from retrieval.lexical import detect_language
 
@@ -151,19 +151,19 @@ class OfflineJudge(Judge):
         sentences = self.claims(answer, lang)
         if not statements:
             return []
-        statements = [REPLY_NO.sub("", st) or st for st in statements]   # the fact, not the "No" to a premise
         if not sentences:
             return [False] * len(statements)
         sentences = sentences + [c for x in sentences for c in clauses(x, commas)]   # a fact may be one clause of a long sentence
-        sims = self._vectors(list(statements)) @ self._vectors(sentences).T
+        readings = [[(n, r) for r in readings_of(st)] for n, st in enumerate(statements)]
+        flat = [x for rs in readings for x in rs]
+        sims = self._vectors([r for _, r in flat]) @ self._vectors(sentences).T
         low = answer.lower()
-        out = []
         floor, neg = [self._entail_min(x) for x in sentences], [negated(x) for x in sentences]
-        for i, st in enumerate(statements):   # some sentence or clause close enough, and negated as the statement is
+        out = [False] * len(statements)
+        for i, (n, st) in enumerate(flat):   # some sentence or clause close enough, and negated as the reading is
             st_neg = negated(st, "en")
-            ok = all(n in low for n in NUM.findall(st)) and any(
-                sims[i, j] >= floor[j] and st_neg == neg[j] for j in range(len(sentences)))
-            out.append(bool(ok))
+            out[n] = out[n] or (all(x in low for x in NUM.findall(st)) and any(
+                sims[i, j] >= floor[j] and st_neg == neg[j] for j in range(len(sentences))))
         return out
 
     def _entail_min(self, sentence: str) -> float:

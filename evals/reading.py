@@ -121,6 +121,7 @@ def text_starts(text: str) -> set[str]:
 
 
 CLAUSE_WORDS = 3   # a clause this long or longer is read on its own
+VERDICT_WORDS = 6   # "She did not burn them:", "Corrects the premise:": a verdict before the fact it rests on
 # ... split at a semicolon, colon, comma or dash; with three or more, each two neighbours are read together
 # too ("...as if from a week-long trip, and I met him as if nothing had happened"). Labels: conveys, first
 # halves 0.796 -> 0.850 (0.844 without the pairs), second halves 0.790 -> 0.832; the other three unchanged.
@@ -130,6 +131,21 @@ CLAUSE_WORDS = 3   # a clause this long or longer is read on its own
 # Must-nots are read at ; : and dashes only: at commas, "wrote where the mask was" became "the mask
 # was still in the cupboard" (four faithful answers of the full eval read as violations).
 _CLAUSE = {True: re.compile(r"\s*[;:,]\s+|\s+[-–—]\s+"), False: re.compile(r"\s*[;:]\s+|\s+[-–—]\s+")}
+
+
+def readings_of(statement: str) -> list[str]:
+    """What an answer may state to convey an English statement: the statement, less the "No" to a
+    premise, and, when it opens with a short verdict before a colon, the fact alone ("She did not burn
+    them: she went to house S and read them" -> also "she went to house S and read them"): a
+    correction that tells the true fact in its place need not say the verdict's "not" (readers count
+    it right, judge/refusal_reads.jsonl). Not the fact without a closing contrast ("..., not acid"):
+    "The acid splashed over my face" would then convey "it was liquid oxygen" (label j024)."""
+    st = REPLY_NO.sub("", statement) or statement
+    out = [st]
+    head, colon, fact = st.partition(": ")
+    if colon and len(WORD.findall(head)) <= VERDICT_WORDS and len(WORD.findall(fact)) >= CLAUSE_WORDS:
+        out.append(fact)
+    return out
 
 
 def clauses(sentence: str, commas: bool = True) -> list[str]:

@@ -389,6 +389,22 @@ def test_a_timeline_answer_is_weighed_against_what_may_be_said_then(answer, viol
     assert M.timeline_leak(answer, item, M.evidence_sentences(item, CORPUS), judge) is violates
 
 
+@pytest.mark.parametrize("answer,conveys", [
+    ("Als er seine Notizen beendet hatte, erklärte er mir, wie ich zu seinem Unterschlupf im Haus S komme, "
+     "und dort las ich seine Notizbücher.", True),   # the true fact in the premise's place (b065; readers: right)
+    ("Ich habe die Notizbücher verbrannt.", False),   # the premise accepted
+])
+def test_a_correction_may_tell_the_true_fact_without_the_verdict(answer, conveys):
+    """A gold correction "She did not burn them: she went to house S, ... read them" is conveyed by the
+    fact after the verdict alone: the answer need not say the verdict's "not"."""
+    from evals.reading import readings_of
+
+    item = next(i for i in ALL_ITEMS if i.id == "b065")
+    assert readings_of(item.gold[0])[-1].startswith("she went to house S")
+    assert readings_of("He dislikes beards; they look presumptuous to him") == ["He dislikes beards; they look presumptuous to him"]
+    assert M.corrects(answer, item, OfflineJudge(EMBEDDER)) is conveys
+
+
 @pytest.mark.parametrize("answer,right", [
     ("The man promised to buy me a new toy. A new one!", True),     # what she knows yet: a reader counts it right
     ("I don't know yet.", True),
