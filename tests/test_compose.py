@@ -15,6 +15,10 @@ from chat.compose import gives, not_known, question_type
     ("Сколько дней ушло на маску?", "number"),
     ("Where did you go after the dinner?", "place"),
     ("Wohin bist du danach gegangen?", "place"),
+    ("An welcher Front oder in welchem Lazarett haben Sie gedient?", "place"),   # a034: a place by its kind
+    ("In which hospital did you serve?", "place"),
+    ("В каком госпитале вы служили?", "place"),
+    ("What did you do in the hospital?", None),
     ("When did you meet her?", "time"),
     ("And when was that?", "time"),
     ("Когда это было?", "time"),
