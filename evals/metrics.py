@@ -135,20 +135,35 @@ def on_topic(answer: str, item: Item, judge: Judge, evidence: list[str]) -> bool
     return bool(gold_hit(answer, item, judge)) or (bool(claims) and any(judge.supported(claims, evidence, item.language)))
 
 
-def timeline_leak(answer: str, item: Item, later: list[str], judge: Judge) -> bool | None:
+def timeline_leak(answer: str, item: Item, later: list[str], judge: Judge, told: list[str] = ()) -> bool | None:
     """A ``timeline`` item's answer reveals the later event: a must-not claim, or a claim the later
     passage (``later``: its renderings) supports - unless it restates what the character may say at
-    the story point (the item's gold): "The man promised to buy me a new toy." is the promise, not
-    "Der Held gibt dem Mädchen ein Spielzeug."."""
+    the story point (the item's gold, and ``told``: what the texts have told by then, ``told_by``):
+    "The man promised to buy me a new toy." is the promise, not "Der Held gibt dem Mädchen ein
+    Spielzeug."; "... and wrote where the mask was" is his notes, not "the mask was still in the
+    cupboard"."""
     if item.kind != "timeline":
         return None
-    gold = list(item.gold)
-    if judge.violates(answer, list(item.must_not), [], item.language, gold):
+    now = list(item.gold) + list(told)
+    if judge.violates(answer, list(item.must_not), [], item.language, now):
         return True
     claims = judge.claims(answer, item.language)
-    if gold and claims:
-        claims = [c for c, same in zip(claims, judge.restates(claims, gold, item.language)) if not same]
+    if now and claims:
+        claims = [c for c, same in zip(claims, judge.restates(claims, now, item.language)) if not same]
     return bool(claims) and any(judge.supported(claims, later, item.language))
+
+
+def told_by(item: Item, corpus) -> list[str]:
+    """Every rendering of each sentence of the story point's work whose events all come at or before
+    it (``seeds/events.yaml``): what the texts have told by the time the item is asked at."""
+    if not item.as_of:
+        return []
+    point = corpus.event(item.as_of)
+    order = {e.id: e.order for e in corpus.events_of(point.work)}
+    out = [t for src in corpus.sources for seg in src.segments
+           if seg.work == point.work and seg.events and all(order.get(e, point.order + 1) <= point.order for e in seg.events)
+           for t in (seg.text, *(seg.in_language(lg) for lg in ("en", "ru", "de")))]
+    return list(dict.fromkeys(t for t in out if t))
 
 
 def persona_adherence(answer: str, lang: str, forbidden: list[str], first_person, own: list[str] = ()) -> dict:

@@ -405,6 +405,20 @@ def test_a_correction_may_tell_the_true_fact_without_the_verdict(answer, conveys
     assert M.corrects(answer, item, OfflineJudge(EMBEDDER)) is conveys
 
 
+@pytest.mark.parametrize("answer,leaks", [
+    ("When the notes were done, I told my wife how to reach my hideout in house S and wrote where the mask was: "
+     "she could do anything with it.", False),   # sp046: his notes, told before the story point (a reader: right)
+    ("I found her letter on the table, and the mask was still in the cupboard.", True),   # what he finds later
+])
+def test_what_the_texts_have_told_by_the_story_point_is_no_leak(answer, leaks):
+    """A claim that restates what the texts have told by the item's story point (``told_by``: sentences
+    whose events all come at or before it) reveals nothing later, however near the later passage."""
+    judge, item = OfflineJudge(EMBEDDER), next(i for i in ALL_ITEMS if i.id == "sp046")
+    told = M.told_by(item, CORPUS)
+    assert told and not set(told) & set(M.evidence_sentences(item, CORPUS))   # the later event is not told yet
+    assert M.timeline_leak(answer, item, M.evidence_sentences(item, CORPUS), judge, told) is leaks
+
+
 @pytest.mark.parametrize("answer,right", [
     ("The man promised to buy me a new toy. A new one!", True),     # what she knows yet: a reader counts it right
     ("I don't know yet.", True),
