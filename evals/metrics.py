@@ -27,6 +27,7 @@ from evals.dataset import Item, evidence_spans
 from evals.judges import Judge
 from evals.reading import has_number, specifics
 from evals.recall import is_hit
+from retrieval.corpus import LANGUAGES
 from retrieval.lexical import detect_language
 
 ANSWERABLE = ("fact", "inference")
@@ -160,10 +161,8 @@ def told_by(item: Item, corpus) -> list[str]:
         return []
     point = corpus.event(item.as_of)
     order = {e.id: e.order for e in corpus.events_of(point.work)}
-    out = [t for src in corpus.sources for seg in src.segments
-           if seg.work == point.work and seg.events and all(order.get(e, point.order + 1) <= point.order for e in seg.events)
-           for t in (seg.text, *(seg.in_language(lg) for lg in ("en", "ru", "de")))]
-    return list(dict.fromkeys(t for t in out if t))
+    return _renderings(seg for src in corpus.sources for seg in src.segments if seg.work == point.work and seg.events
+                       and all(order.get(e, point.order + 1) <= point.order for e in seg.events))
 
 
 def persona_adherence(answer: str, lang: str, forbidden: list[str], first_person, own: list[str] = ()) -> dict:
@@ -255,10 +254,10 @@ def _runs_of(texts: tuple[str, ...]) -> frozenset:
 
 def evidence_sentences(item: Item, corpus) -> list[str]:
     """Every rendering of each source sentence that holds one of the item's evidence quotes."""
-    out = []
-    for seed, start, end in evidence_spans(item):
-        src = corpus.source_by_file(seed)
-        for seg in src.segments:
-            if seg.start < end and seg.end > start:
-                out += [seg.text, *(seg.in_language(lg) for lg in ("en", "ru", "de"))]
-    return list(dict.fromkeys(t for t in out if t))
+    return _renderings(seg for seed, start, end in evidence_spans(item)
+                       for seg in corpus.source_by_file(seed).segments if seg.start < end and seg.end > start)
+
+
+def _renderings(segments) -> list[str]:
+    """Each segment's original and its renderings, each text once, in order."""
+    return list(dict.fromkeys(t for seg in segments for t in (seg.text, *map(seg.in_language, LANGUAGES)) if t))

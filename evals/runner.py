@@ -112,8 +112,8 @@ class _Scorer:
         safe("violation_rate", lambda: M.violation(text, item, self.judge, self.allowed + " " + lines,
                                                    [] if timeline else truth, list(item.gold) if timeline else None))
         safe("gold_hit", lambda: M.gold_hit(text, item, self.judge))
-        later = evidence_sentences(item, self.corpus) if item.kind == "timeline" else []
-        safe("timeline_leak_rate", lambda: M.timeline_leak(text, item, later, self.judge, M.told_by(item, self.corpus)))
+        later, told = (evidence_sentences(item, self.corpus), M.told_by(item, self.corpus)) if timeline else ([], [])
+        safe("timeline_leak_rate", lambda: M.timeline_leak(text, item, later, self.judge, told))
         if m["declined"] is not None and m["violation_rate"] is not None:
             fixes = ((item.kind == "false_premise" and M.corrects(text, item, self.judge)) or
                      (timeline and M.keeps_to_now(text, item, self.judge, m["timeline_leak_rate"])))
