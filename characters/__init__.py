@@ -2,8 +2,10 @@
 
 Design choices:
 - A card is data: name, aliases, works, voice, default story point per work (``as_of``), knowledge
-  scope, cited facts, first-person memories in en/ru/de citing sentences of the sources, and
-  in-character lines for abstaining, refusing and deflecting. Logic never hard-codes a character.
+  scope, cited facts, first-person memories in en/ru/de citing sentences of the sources,
+  in-character lines for abstaining, refusing and deflecting, and what readers ask of the character
+  that the texts never tell (``untold``: reader questions per language, answered "I don't know",
+  never with a neighbouring memory). Logic never hard-codes a character.
 - A memory's events are derived from the sentences it cites, so story time and scope apply to
   memories exactly as to passages. Opinions (the critic's) can never be cited by a memory.
 - ``Card.knowledge(corpus, as_of)`` turns scope + story point into one ``SearchFilter``; every
@@ -58,6 +60,7 @@ class Card:
     facts: tuple[dict, ...]
     memories: tuple[Memory, ...]
     lines: dict = field(default_factory=dict)  # abstain/refuse/deflect -> lang -> [str]
+    untold: tuple[dict, ...] = ()    # what readers ask that the texts never tell: per question, lang -> phrasings
 
     def story_points(self, corpus: Corpus, as_of=None) -> tuple[Event, ...]:
         """The story point per work the character speaks from: the card's default one per work, or,
@@ -130,7 +133,8 @@ def _load_card(path: Path, corpus: Corpus) -> Card:
     return Card(d["id"], d["name"], tuple(d.get("aliases", [])), tuple(d["works"]), d["description"],
                 d.get("voice", ""), dict(d["as_of"]), frozenset(scope.get("events", [])),
                 scope.get("learns_all_at"), tuple(d.get("facts", [])), tuple(memories),
-                {k: d[k] for k in ("abstain", "refuse", "deflect")})
+                {k: d[k] for k in ("abstain", "refuse", "deflect")},
+                tuple({lang: tuple(qs) for lang, qs in g.items()} for g in d.get("untold") or ()))
 
 
 _CACHE: dict[tuple, tuple[dict, list]] = {}

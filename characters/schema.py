@@ -145,6 +145,12 @@ def validate(doc, corpus) -> dict:
             _fail(f"{where}.known", f"must be one of {', '.join(KNOWN)} or 'told by <character id>'")
         if known == "from the notebooks" and not scope.get("learns_all_at"):
             _fail(f"{where}.known", "needs scope.learns_all_at (when the notebooks are read)")
+    for i, group in enumerate(_list(doc.get("untold", []), "untold", 100)):
+        where = f"untold[{i}]"
+        asked = _by_lang(group, where, required=(),
+                         each=lambda qs, w: [_text(q, f"{w}[{j}]", 300) for j, q in enumerate(_list(qs, w, 20))])
+        if not any(asked.values()):
+            _fail(where, "needs at least one reader question")
     for kind in LINE_KINDS:
         _by_lang(doc[kind], kind, each=lambda xs, w: [_text(x, f"{w}[{j}]", 500) for j, x in enumerate(_list(xs, w, 20))]
                  if _list(xs, w, 20) else _fail(w, "needs at least one line"))

@@ -179,8 +179,10 @@ class Interviewer:
         in_scope, found = card.memories_in(flt), self.memories.scored(card, asked)
         matches = ranked(found, 40, in_scope)
         later = ahead(found, in_scope, {p.work for p in flt.as_of})   # a later memory's answer: not yet
+        untold = self.memories.untold(card, asked)   # ... or one the texts never give
         s["timings"]["memories"] = time.perf_counter() - t0
-        return {"hits": hits, "memories": topical(matches, hits)[:3], "matches": matches, "ahead": later}
+        return {"hits": hits, "memories": topical(matches, hits)[:3], "matches": matches, "ahead": later,
+                "untold": untold}
 
     def _plan(self, s) -> dict:
         return self.planner.plan(s, self.backend)

@@ -91,11 +91,13 @@ def first_person(text: str, lang: str) -> bool:
     return bool(_patterns()["first_person"][lang].search(text))
 
 
-def typed_abstain(card, lang: str, question: str, seed: int, history=(), lines=None) -> str:
+def typed_abstain(card, lang: str, question: str, seed: int, history=(), lines=None, like: str = "") -> str:
     """An in-character "I don't know / I won't say" that fits the question, and, while another
     wording is left, not the one the character already gave in this conversation (``lines``: the
-    card's abstain lines that may be said now; all of them by default)."""
-    kind = question_type(question)
+    card's abstain lines that may be said now; all of them by default). ``like``: a question of the
+    same kind, for one whose own words show none (the card's untold question it matched: "Где вы
+    служили на войне?" makes "... и где именно служили?" a place question)."""
+    kind = question_type(question) or (question_type(like) if like else None)
     typed = prompts()["abstain_by_type"].get(kind, {}).get(lang) if kind else None
     return _unsaid(typed or _own(card, "abstain", lang, lines), seed, history)
 
@@ -241,6 +243,6 @@ def without_draft(s, plan: dict, cites, base: dict) -> Answer:
                       sentences=[said_item(text, hits[0].score, [cites.of_chunk(c)])], **base)
     lines = s["sayable"]("abstain")
     text = not_known(card, lang, s["seed"], s["history"], lines) if plan.get("unknown") else \
-        typed_abstain(card, lang, s["question"], s["seed"], s["history"], lines)
+        typed_abstain(card, lang, s["question"], s["seed"], s["history"], lines, plan.get("like", ""))
     return Answer(answer=text, mode="abstained", abstained=True, reason=plan.get("reason") or "nothing answers it",
                   sentences=[said_item(text, 0.0, [])], **base)

@@ -8,6 +8,9 @@ Design choices:
 - A memory answers when its reader questions *agree* with the question: ``agree``, the mean
   similarity of its three nearest, ``>= ANSWER_MIN`` (calibrated in ``chat/plan.py``); one phrasing
   near by chance does not make an answer. Otherwise it is evidence at most, never the answer.
+- What readers ask that the texts never tell ("Where did you go after house S?") is in the card too
+  (``untold``), phrased the same way, and scored the same way (``MemoryIndex.untold``): a question
+  that agrees with one of those more than with any memory is not answered by a neighbouring memory.
 - Questions about the character themself ("Tell me about yourself", "Чем вы занимаетесь?") are
   answered by the card's identity memory - the one whose reader questions include "Who are you?"
   (or "Кто вы?", "Wer sind Sie?") - which also carries every phrasing in
@@ -105,6 +108,26 @@ class MemoryIndex:
             selfish += [False] * len(asked) + [True] * len(extra)
         vecs = self.cached(f"questions-{card.id}", texts, self.embedder.embed_queries)
         return vecs, np.array(owner, dtype=int), np.array(selfish, dtype=bool)
+
+    def untold(self, card, query: str) -> tuple[float, str]:
+        """How well the question agrees with the nearest of what readers ask that the texts never tell
+        (the card's ``untold`` questions): for each, the mean similarity of its ``AGREE`` nearest
+        phrasings, as ``agree`` is for a memory; the best of them with its nearest phrasing
+        (``(0.0, "")`` for a card with none)."""
+        owner, texts = [], []
+        for i, group in enumerate(card.untold):
+            asked = [q for lang in LANGUAGES for q in group.get(lang, ())]
+            owner += [i] * len(asked)
+            texts += asked
+        if not texts:
+            return 0.0, ""
+        sims = self.cached(f"untold-{card.id}", texts, self.embedder.embed_queries) @ self.embedder.embed_query(query)
+        owner = np.array(owner, dtype=int)
+        best = []
+        for i in set(owner.tolist()):
+            order = np.flatnonzero(owner == i)[np.argsort(-sims[owner == i])]
+            best.append((float(sims[order[:AGREE]].mean()), texts[order[0]]))
+        return max(best)
 
     def top(self, card, query: str, k: int = 3, allowed=None) -> list[Match]:
         """Best ``k`` memories (those in ``allowed`` if given), best answer first."""

@@ -34,6 +34,10 @@ Design choices:
   character's honest ignorance, in the card's own words. Those words are read the same way: a card
   line that names what only a later part of the story grounds is not said before it (``lines``; the
   wife's "I only know ... what he wrote in his notebooks" at the bus stop), a neutral one if none is left.
+- A question that agrees more with one the texts never answer for this character (the card's
+  ``untold``: how the girl's face was scarred, where the wife went from house S) than with any
+  memory's reader questions gets "I don't know" (a capable model drafts from the passages instead,
+  checked as always): a memory that shares its words is a neighbour, not the answer.
 - When the draft will fail too, a near memory that cites one of the question's first passages is
   the fallback (two signals agreeing; never for a typed question): for a question with a premise
   word, what that memory says in its place ("I made an antimony mould" to "Why plaster?"). A model
@@ -79,6 +83,10 @@ CORRECT_MIN = 0.91       # a question with a premise word no memory answers is c
                          # the eval's 26 corrections then answered a question with nothing false in it
 ANSWER_NEAR = 0.90       # a memory whose nearest reader question is this close answers when the draft fails and it
                          # cites the question's first passage
+UNTOLD_MARGIN = 0.01     # a question agreeing ANSWER_MIN with one of the card's untold questions, and this much more
+                         # than with any memory, asks what the texts never tell (calibration half: a007 +0.047,
+                         # a031 +0.027, a032 +0.018 left untold; "Was ist mit deinem Gesicht passiert - wie sieht
+                         # es aus?" +0.002, answered)
 HIT_BONUS = 0.03         # boost for an evidence memory citing a retrieved passage (x 1/rank)
 NEAR_CANDIDATES = 2      # the near fallback looks at this many closest memories for one citing
 NEAR_HITS = 3            # one of the passages the question finds first
@@ -133,6 +141,11 @@ class Planner:
         if later:   # about what has not happened yet for the character: honest ignorance, no hint
             return {"mode": "abstain", "memories": [], "unknown": True,
                     "reason": f"later than the story point: {', '.join(later)}"}
+        untold, like = s["evidence"].get("untold", (0.0, ""))
+        if left_untold(untold, matches):   # what the texts never tell: no memory is the answer
+            if backend.capable and backend.writes(lang):   # (a capable model drafts from the passages, checked)
+                return {"mode": "generate", "memories": [], "reason": "the texts never tell it"}
+            return {"mode": "abstain", "memories": [], "reason": "the texts never tell it", "like": like}
         premise = "" if answering else ", ".join(unknown)   # an answering memory makes it the reader's wording
         topic = max(fresh, key=lambda m: m.answers + m.about, default=None)
         if premise and topic and topic.answers >= CORRECT_MIN:   # "No, ..." only where the story contradicts it
@@ -234,6 +247,14 @@ def told_later(ahead, matches, margin: float = AHEAD_MARGIN) -> bool:
     memory in scope (``matches``) ("Did the man ever bring you that new toy?", asked of the daughter
     while she only has his promise)."""
     return ahead is not None and ahead.agree >= max(ANSWER_MIN, max((m.agree for m in matches), default=0.0) + margin)
+
+
+def left_untold(untold: float, matches) -> bool:
+    """Whether the question asks what the texts never tell the character (``untold``: how well it
+    agrees with the card's ``untold`` questions): it agrees ``ANSWER_MIN`` with one of them, and
+    ``UNTOLD_MARGIN`` more than with any memory ("Wohin bist du gegangen, nachdem du den Brief in
+    Haus S hinterlassen hattest?" is not answered by leaving the letter in house S)."""
+    return untold >= max(ANSWER_MIN, max((m.agree for m in matches), default=0.0) + UNTOLD_MARGIN)
 
 
 def anchored(match, question: str, lang: str) -> bool:

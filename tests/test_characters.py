@@ -236,6 +236,23 @@ def test_the_critic_on_a_characters_state_is_known_to_that_character_only():
             assert not flt.accepts(meta), (other, s.start)
 
 
+@pytest.mark.parametrize("untold,message", [
+    ([{}], r"untold\[0\]: needs at least one reader question"),
+    ([{"fr": ["Où êtes-vous allée ?"]}], r"untold\[0\]: unknown language 'fr'"),
+    ([{"en": "Where did you go?"}], r"untold\[0\]\.en: must be a list"),
+    ([{"en": [None]}], r"untold\[0\]\.en\[0\]: must be a non-empty string"),
+    ({"en": ["Where did you go?"]}, r"untold: must be a list"),
+])
+def test_a_cards_untold_questions_are_checked_like_its_reader_questions(untold, message):
+    """What readers ask that the texts never tell (``untold``) is read from shared cards too: each
+    wrong part is one line naming the field; the built-in cards' own pass."""
+    from characters.schema import validate
+    doc = yaml.safe_load((CARDS_DIR / "wife.yaml").read_text(encoding="utf-8"))
+    assert doc["untold"] and validate(doc, CORPUS) is doc
+    with pytest.raises(UsageError, match=message):
+        validate({**doc, "untold": untold}, CORPUS)
+
+
 @pytest.mark.parametrize("character,start,ok", [("hero", 1195, True), ("wife", 1195, False), ("hero", 1059, False)])
 def test_a_memory_may_cite_the_critic_only_on_its_own_speaker(character, start, ok):
     """The critic's opinion is no memory; the critic on a character's state is a memory of that one."""

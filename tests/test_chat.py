@@ -7,7 +7,7 @@ import pytest
 
 from characters import get_card
 from chat.chain import Interviewer
-from chat.inputs import clean_message
+from chat.inputs import clean_message, prompts
 from core.errors import UsageError
 from retrieval.corpus import load_corpus
 from retrieval.lexical import detect_language
@@ -132,6 +132,53 @@ def test_a_later_memory_makes_a_question_one_about_what_has_not_happened_yet():
     assert not told_later(M(agree=ANSWER_MIN - 0.01), [M(agree=0.5)])      # a later memory that does not answer it
     assert not told_later(M(agree=0.95), [M(agree=0.95 - AHEAD_MARGIN / 2)])   # what the character has answers as well
     assert not told_later(None, here)                                      # every memory is in scope
+
+
+@pytest.mark.parametrize("character,untold,answered,says", [
+    ("girl", "And your scar - how did that happen to you? An accident?", "With half your face scarred, you still don't hide it?",
+     "no mask"),
+    ("wife", "Wohin sind Sie gegangen, als Sie den Brief im Haus S zurückgelassen hatten?", "Wo haben Sie Ihren Brief hinterlassen?",
+     "Tisch"),
+    ("k", "Вы были военным врачом, а где именно вы служили?", "Чем вы занимались во время войны?", "военным врачом"),
+])
+def test_what_the_texts_never_tell_gets_i_dont_know_not_a_neighbouring_memory(iv, character, untold, answered, says):
+    """Asked how the girl's face was scarred, where the wife went from house S, where K. served, they
+    told the memory sharing the question's words (her mask, the letter left in house S, the war): the
+    cards' ``untold`` questions agree more with these, so the character does not know; the question
+    that memory does answer is still answered by it."""
+    ans = iv.answer(character, untold)
+    assert ans.abstained and ans.reason == "the texts never tell it" and says not in ans.answer, ans.answer
+    if character == "k":   # "... а где именно вы служили?" is a place question like the untold one it matched
+        assert ans.answer in prompts()["abstain_by_type"]["place"]["ru"], ans.answer
+    ans = iv.answer(character, answered)
+    assert ans.mode == "composed" and says in ans.answer, ans.answer
+
+
+def test_a_question_the_texts_never_answer_needs_more_agreement_than_any_memory():
+    from types import SimpleNamespace as M
+
+    from chat.plan import ANSWER_MIN, UNTOLD_MARGIN, left_untold
+
+    assert left_untold(ANSWER_MIN + 0.02, [M(agree=ANSWER_MIN + 0.02 - UNTOLD_MARGIN * 1.5)])
+    assert not left_untold(ANSWER_MIN + 0.02, [M(agree=ANSWER_MIN + 0.02 - UNTOLD_MARGIN / 2)])   # a memory answers as well
+    assert not left_untold(ANSWER_MIN - 0.01, [M(agree=0.5)])   # near no untold question
+    assert not left_untold(0.0, [])                              # a card with none
+
+
+def test_a_capable_model_drafts_what_the_texts_never_tell_from_the_passages_alone(iv):
+    """A capable model is asked, with no memory as its answer (the guard checks its draft as always);
+    a model that does not write the question's language is not."""
+    from types import SimpleNamespace
+
+    card = get_card("girl")
+    s = dict(card=card, question="How did you get the scar on your face?", history=[], lang="en", ooc=False,
+             flt=card.knowledge(iv.searcher.corpus), use_retrieval=True, passages=None, k=iv.k,
+             query="How did you get the scar on your face?", timings={})
+    s["evidence"] = iv._retrieve(s)
+    capable = SimpleNamespace(capable=True, writes=lambda lang: True)
+    assert iv.planner.plan(s, capable) == {"mode": "generate", "memories": [], "reason": "the texts never tell it"}
+    mute = SimpleNamespace(capable=True, writes=lambda lang: False)
+    assert iv.planner.plan(s, mute)["mode"] == "abstain"
 
 
 def test_false_premise_is_not_accepted(iv):
