@@ -125,8 +125,8 @@ class MemoryIndex:
         owner = np.array(owner, dtype=int)
         best = []
         for i in set(owner.tolist()):
-            order = np.flatnonzero(owner == i)[np.argsort(-sims[owner == i])]
-            best.append((float(sims[order[:AGREE]].mean()), texts[order[0]]))
+            own = np.flatnonzero(owner == i)
+            best.append((_agree(sims[own]), texts[own[np.argmax(sims[own])]]))
         return max(best)
 
     def top(self, card, query: str, k: int = 3, allowed=None) -> list[Match]:
@@ -148,10 +148,14 @@ class MemoryIndex:
             np.maximum.at(answers, owner[~is_self], sims[~is_self])
             np.maximum.at(selfish, owner[is_self], sims[is_self])
             for i in range(len(card.memories)):
-                own = np.sort(sims[(owner == i) & ~is_self])[::-1][:AGREE]
-                agree[i] = own.mean() if len(own) else 0.0
+                agree[i] = _agree(sims[(owner == i) & ~is_self])
         return [Match(m, float(answers[i]), float(about[i]), float(selfish[i]), float(agree[i]))
                 for i, m in enumerate(card.memories)]
+
+
+def _agree(sims: np.ndarray) -> float:
+    """The mean similarity of the ``AGREE`` nearest of one memory's (or untold question's) phrasings."""
+    return float(np.sort(sims)[::-1][:AGREE].mean()) if len(sims) else 0.0
 
 
 def ranked(found: list[Match], k: int, allowed=None) -> list[Match]:
