@@ -31,8 +31,8 @@ import numpy as np
 
 from chat.guard import dedupe_sentences
 from core.errors import FaceError, UnknownNameError
-from evals.reading import (NUM, WORD, clauses, is_decline, judge_data, negated, novel_words, readings_of, specifics,
-                           text_starts)
+from evals.reading import (NUM, WORD, clauses, is_decline, judge_data, negated, novel_words, number_words, readings_of,
+                           specifics, text_starts)
 from retrieval.lexical import detect_language
 
 # Calibrated on the first half of evals/judge/labels.jsonl (j001-j036), checked on the second half
@@ -132,11 +132,12 @@ class OfflineJudge(Judge):
         for i, claim in enumerate(claims):
             ok = float(sims[i].max()) >= self.support_min
             ok = ok and all(s in text or s[:5] in text for s in specifics(claim))
+            ok = ok and all(w[:4] in text for w in number_words(claim))
             ok = ok and len(novel_words(claim, starts, text)) <= novel_max
             c_lang = detect_language(claim)
             same = [j for j, p in enumerate(passages) if detect_language(p) == c_lang] or [int(np.argmax(sims[i]))]
             closest = max(same, key=lambda j: sims[i, j])
-            neg, passage_neg = negated(claim, c_lang), negated(passages[closest], c_lang)
+            neg, passage_neg = negated(claim, c_lang, privative=False), negated(passages[closest], c_lang, privative=False)
             if same_negation:
                 ok = ok and neg == passage_neg
             else:

@@ -55,6 +55,7 @@ def cues() -> dict:
     c = judge_data()["cues"]
     return {"decline": folded_regex(c["decline"]), "number": folded_regex(c["number"]),
             "negation": {lg: folded_regex(p) for lg, p in c["negation"].items()},
+            "privative": {lg: folded_regex(p) for lg, p in c["privative"].items()},
             "first_person": {lg: folded_regex(p) for lg, p in c["first_person"].items()}}
 
 
@@ -80,9 +81,18 @@ def has_number(text: str) -> bool:
     return bool(NUM.search(text) or cues()["number"].search(text))
 
 
-def negated(text: str, lang: str | None = None) -> bool:
+def number_words(text: str) -> list[str]:
+    """Numbers said in words, lower-cased: ``"Пять тетрадей."`` -> ``['пять']``."""
+    return [m.group(0).lower() for m in cues()["number"].finditer(text)]
+
+
+def negated(text: str, lang: str | None = None, privative: bool = True) -> bool:
+    """``privative=False``: "without", "без", "ohne" do not count ("Without it I'm shut away.")."""
     lang = lang or detect_language(text)
-    return bool(cues()["negation"][lang].search(text.lower()))
+    low = text.lower()
+    if not privative:
+        low = cues()["privative"][lang].sub(" ", low)
+    return bool(cues()["negation"][lang].search(low))
 
 
 def novel_words(claim: str, starts: set[str], text: str = "") -> list[str]:

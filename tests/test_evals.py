@@ -122,6 +122,14 @@ def test_offline_judge_vetoes_numbers_names_and_negations():
     assert j.supported(["I bought an artificial finger."], ev, "en") == [True]
     assert j.supported(["I bought 3 artificial fingers in Osaka."], ev, "en") == [False]
     assert j.supported(["I did not buy an artificial finger."], ev, "en") == [False]
+    # a number said in words is a number too (j036: "Пять тетрадей" for the three notebooks)
+    books = ["Он исписал три тетради.", "He filled three notebooks."]
+    assert j.supported(["Три тетради, в них все мои мысли."], books, "ru") == [True]
+    assert j.supported(["Пять тетрадей, в них все мои мысли."], books, "ru") == [False]
+    # "without" negates a thing, not the claim (j008): "Without it I'm shut away" contradicts nothing
+    cell = ["The face is the road between people; a man who loses it is shut away in a cell forever."]
+    assert j.supported(["Without it I'm shut away in a cell of my own, forever."], cell, "en") == [True]
+    assert j.supported(["Without a face a man is never shut away in a cell."], cell, "en") == [False]
 
 
 def test_offline_judge_reads_paraphrases_in_inflected_languages_and_facts_inside_long_sentences():
@@ -178,7 +186,7 @@ def test_the_judge_reads_a_word_by_its_dictionary_form_too(claim, text, novel):
 
 def test_offline_judge_agrees_with_most_hand_labels():
     agreement = judge_agreement(OfflineJudge(EMBEDDER), CORPUS)
-    # measured: supported 0.769, conveys 0.841, violates 0.825, declines 0.919 (160 labelled answers; on the
+    # measured: supported 0.787, conveys 0.841, violates 0.825, declines 0.925 (160 labelled answers; on the
     # first 120, before the 40 paraphrase-heavy l-rows: 0.817, 0.783, 0.800, 0.942, before comma clauses)
     assert agreement["supported"]["agree"] >= 0.70 and agreement["conveys"]["agree"] >= 0.83
     assert agreement["violates"]["agree"] >= 0.75 and agreement["declines"]["agree"] >= 0.85
@@ -360,6 +368,8 @@ def test_a_must_not_about_a_name_is_read_from_the_names():
 @pytest.mark.parametrize("answer,declines", [
     ("Mein Alter und mein Studium sind für unser Gespräch ohne Belang – darüber spreche ich nicht.", True),
     ("Об этом я говорить не буду.", True),
+    ("Простите, о своей работе я предпочёл бы не рассказывать.", True),   # k020
+    ("Darüber möchte ich lieber nicht sprechen.", True),
     ("I won't talk about that.", True),
     ("Ich spreche mit niemandem.", False),
     ("I talked to him for hours.", False),
