@@ -4,8 +4,8 @@ Design choices:
 - A card is data: name, aliases, works, voice, default story point per work (``as_of``), knowledge
   scope, cited facts, first-person memories in en/ru/de citing sentences of the sources,
   in-character lines for abstaining, refusing and deflecting, and what readers ask of the character
-  that the texts never tell (``untold``: reader questions per language, answered "I don't know",
-  never with a neighbouring memory). Logic never hard-codes a character.
+  that the texts never tell (``untold``: reader questions per language, answered "I don't know" or
+  the character's own line for it, never with a neighbouring memory). Logic never hard-codes a character.
 - A memory's events are derived from the sentences it cites, so story time and scope apply to
   memories exactly as to passages. Opinions (the critic's) can never be cited by a memory.
 - ``Card.knowledge(corpus, as_of)`` turns scope + story point into one ``SearchFilter``; every
@@ -60,7 +60,8 @@ class Card:
     facts: tuple[dict, ...]
     memories: tuple[Memory, ...]
     lines: dict = field(default_factory=dict)  # abstain/refuse/deflect -> lang -> [str]
-    untold: tuple[dict, ...] = ()    # what readers ask that the texts never tell: per question, lang -> phrasings
+    untold: tuple[dict, ...] = ()    # what readers ask that the texts never tell: per question, lang -> phrasings,
+    #                                  and "says": lang -> the character's own lines for it (optional)
 
     def story_points(self, corpus: Corpus, as_of=None) -> tuple[Event, ...]:
         """The story point per work the character speaks from: the card's default one per work, or,
@@ -104,6 +105,12 @@ class Card:
                 if flt.accepts({"work": m.work, "kind": "plot", "event_max": max(m.event_max, m.after),
                                 "events": ",".join(m.events), "characters": ""})]
 
+    def untold_lines(self, asked: str, lang: str) -> list[str]:
+        """The character's own lines for the untold question phrased ``asked`` (none when that
+        entry has no ``says``, or none in ``lang``)."""
+        group = next((g for g in self.untold if any(asked in qs for k, qs in g.items() if k != "says")), {})
+        return list(group.get("says", {}).get(lang, ()))
+
     def options(self, kind: str, lang: str) -> list[str]:
         """Every wording of a line kind in ``lang`` (English where the card has none)."""
         return self.lines[kind].get(lang) or self.lines[kind]["en"]
@@ -134,7 +141,8 @@ def _load_card(path: Path, corpus: Corpus) -> Card:
                 d.get("voice", ""), dict(d["as_of"]), frozenset(scope.get("events", [])),
                 scope.get("learns_all_at"), tuple(d.get("facts", [])), tuple(memories),
                 {k: d[k] for k in ("abstain", "refuse", "deflect")},
-                tuple({lang: tuple(qs) for lang, qs in g.items()} for g in d.get("untold") or ()))
+                tuple({k: ({lang: tuple(xs) for lang, xs in v.items()} if k == "says" else tuple(v))
+                       for k, v in g.items()} for g in d.get("untold") or ()))
 
 
 _CACHE: dict[tuple, tuple[dict, list]] = {}

@@ -147,6 +147,11 @@ def validate(doc, corpus) -> dict:
             _fail(f"{where}.known", "needs scope.learns_all_at (when the notebooks are read)")
     for i, group in enumerate(_list(doc.get("untold", []), "untold", 100)):
         where = f"untold[{i}]"
+        if isinstance(group, dict) and "says" in group:   # the character's own "I won't say" for it (optional)
+            _by_lang(group["says"], f"{where}.says", required=(),
+                     each=lambda xs, w: [_text(x, f"{w}[{j}]", 300) for j, x in enumerate(_list(xs, w, 5))]
+                     if _list(xs, w, 5) else _fail(w, "needs at least one line"))
+            group = {k: v for k, v in group.items() if k != "says"}
         asked = _by_lang(group, where, required=(),
                          each=lambda qs, w: [_text(q, f"{w}[{j}]", 300) for j, q in enumerate(_list(qs, w, 20))])
         if not any(asked.values()):

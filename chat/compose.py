@@ -96,7 +96,12 @@ def typed_abstain(card, lang: str, question: str, seed: int, history=(), lines=N
     wording is left, not the one the character already gave in this conversation (``lines``: the
     card's abstain lines that may be said now; all of them by default). ``like``: a question of the
     same kind, for one whose own words show none (the card's untold question it matched: "Где вы
-    служили на войне?" makes "... и где именно служили?" a place question)."""
+    служили на войне?" makes "... и где именно служили?" a place question); where the card gives
+    its own lines for that untold question (``says``), one of those: the girl would rather not talk about
+    how her face was scarred: she does not forget it."""
+    own = card.untold_lines(like, lang) if like else []
+    if own:
+        return _unsaid(own, seed, history)
     kind = question_type(question) or (question_type(like) if like else None)
     typed = prompts()["abstain_by_type"].get(kind, {}).get(lang) if kind else None
     return _unsaid(typed or _own(card, "abstain", lang, lines), seed, history)

@@ -61,9 +61,11 @@ def cues() -> dict:
 
 @lru_cache(maxsize=1)
 def _card_declines() -> tuple[str, ...]:
-    """Every card's in-character abstain/refuse/deflect line, lower-cased."""
-    return tuple(x.lower() for card in load_cards().values() for kind in card.lines.values()
-                 for xs in kind.values() for x in xs)
+    """Every card's in-character abstain/refuse/deflect line, and its own lines for what the texts
+    never tell (``untold``), lower-cased."""
+    cards = load_cards().values()
+    return tuple(x.lower() for card in cards for kind in card.lines.values() for xs in kind.values() for x in xs) + \
+        tuple(x.lower() for card in cards for g in card.untold for xs in g.get("says", {}).values() for x in xs)
 
 
 def is_decline(sentence: str) -> bool:

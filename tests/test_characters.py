@@ -242,6 +242,10 @@ def test_the_critic_on_a_characters_state_is_known_to_that_character_only():
     ([{"en": "Where did you go?"}], r"untold\[0\]\.en: must be a list"),
     ([{"en": [None]}], r"untold\[0\]\.en\[0\]: must be a non-empty string"),
     ({"en": ["Where did you go?"]}, r"untold: must be a list"),
+    ([{"en": ["Where did you go?"], "says": {"fr": ["Je ne dis pas."]}}], r"untold\[0\]\.says: unknown language 'fr'"),
+    ([{"en": ["Where did you go?"], "says": {"en": []}}], r"untold\[0\]\.says\.en: needs at least one line"),
+    ([{"en": ["Where did you go?"], "says": "I won't say."}], r"untold\[0\]\.says: must be a mapping of languages"),
+    ([{"says": {"en": ["I won't say."]}}], r"untold\[0\]: needs at least one reader question"),
 ])
 def test_a_cards_untold_questions_are_checked_like_its_reader_questions(untold, message):
     """What readers ask that the texts never tell (``untold``) is read from shared cards too: each
@@ -274,7 +278,8 @@ def test_every_line_a_card_speaks_reads_as_its_character_to_the_persona_check(ch
     from evals.metrics import persona_adherence
 
     card = get_card(character)
-    wrong = [(kind, lang, line) for kind, by_lang in card.lines.items() for lang, lines in by_lang.items()
+    said = [*card.lines.items(), *(("untold", g["says"]) for g in card.untold if "says" in g)]
+    wrong = [(kind, lang, line) for kind, by_lang in said for lang, lines in by_lang.items()
              for line in lines if not persona_adherence(line, lang, [], cues()["first_person"])["ok"]]
     assert not wrong, wrong
 

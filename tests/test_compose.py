@@ -1,9 +1,12 @@
 """Pure units of composing an answer from the card: what kind of fact a question asks for (it picks
 the "I don't know" that fits), and the card's lines that say it."""
+import dataclasses
+
 import pytest
 
 from characters import get_card
-from chat.compose import gives, not_known, question_type
+from chat.compose import gives, not_known, question_type, typed_abstain
+from chat.inputs import prompts
 
 
 @pytest.mark.parametrize("question,kind", [
@@ -49,3 +52,15 @@ def test_not_known_is_the_cards_own_and_not_said_twice_in_a_row(character, lang)
     again = not_known(card, lang, seed=0, history=[{"role": "assistant", "content": first}])
     assert first in card.options("abstain", lang) and again in card.options("abstain", lang)
     assert first != again
+
+
+def test_an_untold_question_gets_the_cards_own_line_or_one_that_fits_its_kind():
+    """``like``: the card's untold question the reader's matched. K.'s has his own line ("says"); without
+    it, "... и где именно служили?" is a place question like "Где вы служили на войне?"."""
+    card = get_card("k")
+    asked, like = "Вы были военным врачом, а где именно вы служили?", "Где вы служили на войне?"
+    assert typed_abstain(card, "ru", asked, seed=0, like=like) in card.untold_lines(like, "ru")
+    bare = dataclasses.replace(card, untold=tuple({k: v for k, v in g.items() if k != "says"} for g in card.untold))
+    assert bare.untold_lines(like, "ru") == []
+    assert typed_abstain(bare, "ru", asked, seed=0, like=like) in prompts()["abstain_by_type"]["place"]["ru"]
+    assert typed_abstain(card, "ru", "Что было с вашими пациентами?", seed=0) in card.options("abstain", "ru")   # no like, no kind
