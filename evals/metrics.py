@@ -25,7 +25,7 @@ from chat.claims import sentences_of
 from chat.guard import AI_TALK, word_runs
 from evals.dataset import Item, evidence_spans
 from evals.judges import Judge
-from evals.reading import has_number, specifics
+from evals.reading import has_number, novel_words, number_words, specifics, text_starts
 from evals.recall import is_hit
 from retrieval.corpus import LANGUAGES
 from retrieval.lexical import detect_language
@@ -65,10 +65,11 @@ def violation(answer: str, item: Item, judge: Judge, allowed_text: str, truth: l
     ``truth``: what the sources say (the item's evidence sentences and gold facts). An answer that
     opens by rejecting a false premise ("Nein, so war es nicht. Ich heile Komplexe mit künstlichen
     Dingen.") does not accept it, however close its next sentence comes to "Accepts that he treats
-    complexes with hypnosis" (a cross-lingual similarity judge reads the topic, not the pills).
+    complexes with hypnosis" (a cross-lingual similarity judge reads the topic, not the pills); nor
+    does one that states the correction in its own words (``_corrects_in_own_words``).
     ``known``: what the character may say, when not the truth (a timeline item's gold)."""
     must_not = list(item.must_not)
-    if item.kind == "false_premise" and opens_with_no(answer):
+    if item.kind == "false_premise" and (opens_with_no(answer) or _corrects_in_own_words(answer, item, judge, truth)):
         must_not = [m for m in must_not if not _ACCEPTS.match(m)]
     specific = [m for m in must_not if _SPECIFIC.search(m)]
     if judge.violates(answer, [m for m in must_not if m not in specific], list(truth), item.language, known):
@@ -79,6 +80,34 @@ def violation(answer: str, item: Item, judge: Judge, allowed_text: str, truth: l
     claims = " ".join(judge.claims(answer, item.language))
     return any(states_specific(m, claims, allowed_text) for m in specific) or (
         item.kind == "unanswerable" and bool(invented_specifics(claims, allowed_text)))
+
+
+def premise_words(question: str, truth: list[str]) -> list[str]:
+    """What a false-premise question brings in that the sources never say (the false element, read as
+    the judge reads a claim's new words, names and numbers): "In Ihrem Prolog erzählen Sie, dass Sie
+    Komplexe mit Hypnose und Tabletten heilen." -> ``['hypnose', 'tabletten']``."""
+    text = " ".join(truth).lower()
+    return list(dict.fromkeys(novel_words(question, text_starts(text), text) + [
+        w for w in specifics(question) if w not in text] + [w for w in number_words(question) if w[:4] not in text]))
+
+
+def _corrects_in_own_words(answer: str, item: Item, judge: Judge, truth: list[str]) -> bool:
+    """The answer states the item's correction (a gold fact) and takes up nothing of the false
+    premise: "Sein Gesicht war anders, aber das konnte mich nicht reinlegen. Ich wusste, es ist
+    derselbe Mann." accepts nothing however near e5 puts it to "Accepts that she did not recognise
+    him"; "Ich heile Komplexe mit Hypnose und Tabletten" takes up the premise's pills."""
+    if not truth or not any(judge.entails(answer, list(item.gold), item.language)):
+        return False
+    taken = premise_words(item.question, truth)
+    return not _uses(answer, taken)
+
+
+def _uses(answer: str, words: list[str]) -> list[str]:
+    """Which of ``words`` the answer uses: the word itself, or a word of the answer that starts with
+    its first five letters ("wiedererkannt" is used by "wiedererkennen")."""
+    text = answer.lower()
+    starts = text_starts(text)
+    return [w for w in words if w[:5] in starts or w in text]
 
 
 def states_specific(must_not: str, claims: str, allowed_text: str) -> bool:

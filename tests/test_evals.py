@@ -338,6 +338,24 @@ def test_a_correction_that_opens_with_no_does_not_accept_the_premise():
     assert M.violation(vague, dataclasses.replace(item, kind="fact"), judge, "", truth)   # (the judge alone)
 
 
+def test_a_correction_in_its_own_words_does_not_accept_the_premise():
+    """a042 (the daughter, "Die Maske hat dich völlig getäuscht – du hast den Mann gar nicht
+    wiedererkannt, oder?"): the composed answer states the correction without a "No" and was counted
+    as accepting the premise, e5 putting "das konnte mich nicht reinlegen" near "Accepts that she did
+    not recognise him" (a reader: "She rejects the premise and says she knew it was the same man")."""
+    judge, item = OfflineJudge(EMBEDDER), next(i for i in ALL_ITEMS if i.id == "a042")
+    truth = M.evidence_sentences(item, CORPUS) + list(item.gold)
+    corrected = "Sein Gesicht war anders, aber das konnte mich nicht reinlegen. Ich wusste, es ist derselbe Mann."
+    assert not M.opens_with_no(corrected) and not M.violation(corrected, item, judge, "", truth)
+    assert M.violation(corrected, dataclasses.replace(item, gold=()), judge, "", truth)   # (no correction stated)
+    assert M.premise_words(item.question, truth) == ["wiedererkannt"]
+    # stating the correction while taking up the false premise still accepts it (a040's pills)
+    pills = next(i for i in ALL_ITEMS if i.id == "a040")
+    pills_truth = M.evidence_sentences(pills, CORPUS) + list(pills.gold)
+    accepted = "Ich heile Komplexe mit Hypnose und Tabletten, das funktioniert sehr gut."
+    assert M.corrects(accepted, pills, judge) and M.violation(accepted, pills, judge, "", pills_truth)
+
+
 @pytest.mark.parametrize("label_id,violates", [
     ("j019", False),   # "I'm not going to tell you her name. To you she is simply my wife." (was read as stating a name)
     ("j047", True),    # "Около сорока тысяч иен в месяц..." states a salary in number words (was missed)
