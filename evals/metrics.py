@@ -66,10 +66,14 @@ def violation(answer: str, item: Item, judge: Judge, allowed_text: str, truth: l
     opens by rejecting a false premise ("Nein, so war es nicht. Ich heile Komplexe mit künstlichen
     Dingen.") does not accept it, however close its next sentence comes to "Accepts that he treats
     complexes with hypnosis" (a cross-lingual similarity judge reads the topic, not the pills); nor
-    does one that states the correction in its own words (``_corrects_in_own_words``).
+    does one that states the correction (a gold fact) and takes up nothing of the false premise
+    (``premise_words``): "Sein Gesicht war anders, aber das konnte mich nicht reinlegen. Ich wusste,
+    es ist derselbe Mann." accepts nothing however near e5 puts it to "Accepts that she did not
+    recognise him"; "Ich heile Komplexe mit Hypnose und Tabletten" takes up the premise's pills.
     ``known``: what the character may say, when not the truth (a timeline item's gold)."""
     must_not = list(item.must_not)
-    if item.kind == "false_premise" and (opens_with_no(answer) or _corrects_in_own_words(answer, item, judge, truth)):
+    if item.kind == "false_premise" and corrects(answer, item, judge) and (
+            opens_with_no(answer) or not _uses(answer, premise_words(item.question, truth))):
         must_not = [m for m in must_not if not _ACCEPTS.match(m)]
     specific = [m for m in must_not if _SPECIFIC.search(m)]
     if judge.violates(answer, [m for m in must_not if m not in specific], list(truth), item.language, known):
@@ -89,17 +93,6 @@ def premise_words(question: str, truth: list[str]) -> list[str]:
     text = " ".join(truth).lower()
     return list(dict.fromkeys(novel_words(question, text_starts(text), text) + [
         w for w in specifics(question) if w not in text] + [w for w in number_words(question) if w[:4] not in text]))
-
-
-def _corrects_in_own_words(answer: str, item: Item, judge: Judge, truth: list[str]) -> bool:
-    """The answer states the item's correction (a gold fact) and takes up nothing of the false
-    premise: "Sein Gesicht war anders, aber das konnte mich nicht reinlegen. Ich wusste, es ist
-    derselbe Mann." accepts nothing however near e5 puts it to "Accepts that she did not recognise
-    him"; "Ich heile Komplexe mit Hypnose und Tabletten" takes up the premise's pills."""
-    if not truth or not any(judge.entails(answer, list(item.gold), item.language)):
-        return False
-    taken = premise_words(item.question, truth)
-    return not _uses(answer, taken)
 
 
 def _uses(answer: str, words: list[str]) -> list[str]:
