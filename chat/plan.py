@@ -246,7 +246,7 @@ def told_later(ahead, matches, margin: float = AHEAD_MARGIN) -> bool:
     scope (``ahead``) answers it (agrees ``ANSWER_MIN``) and agrees at least ``margin`` more than any
     memory in scope (``matches``) ("Did the man ever bring you that new toy?", asked of the daughter
     while she only has his promise)."""
-    return ahead is not None and ahead.agree >= max(ANSWER_MIN, max((m.agree for m in matches), default=0.0) + margin)
+    return ahead is not None and _agrees_most(ahead.agree, matches, margin)
 
 
 def left_untold(untold: float, matches) -> bool:
@@ -254,7 +254,12 @@ def left_untold(untold: float, matches) -> bool:
     agrees with the card's ``untold`` questions): it agrees ``ANSWER_MIN`` with one of them, and
     ``UNTOLD_MARGIN`` more than with any memory ("Wohin bist du gegangen, nachdem du den Brief in
     Haus S hinterlassen hattest?" is not answered by leaving the letter in house S)."""
-    return untold >= max(ANSWER_MIN, max((m.agree for m in matches), default=0.0) + UNTOLD_MARGIN)
+    return _agrees_most(untold, matches, UNTOLD_MARGIN)
+
+
+def _agrees_most(agree: float, matches, margin: float) -> bool:
+    """``agree`` is an answer (``ANSWER_MIN``) and ``margin`` above every in-scope memory's."""
+    return agree >= max(ANSWER_MIN, max((m.agree for m in matches), default=0.0) + margin)
 
 
 def anchored(match, question: str, lang: str) -> bool:
