@@ -17,7 +17,7 @@ Design choices:
   same question is asked again.
 - A false premise - a question word, number or name nothing in the character's scope grounds, read
   by the offline support check - is corrected ("No, that is not how it was.") from the memory about
-  its topic (``topic_of``) when no memory answers the question and that one is very near (``CORRECT_MIN``), and
+  its topic when no memory answers the question and that one is very near (``CORRECT_MIN``), and
   otherwise declined or told by the near fallback below. Only a word nothing in the whole story
   grounds is false ("acid"); one the story does ground but the character does not know (the manager's
   daughter never says "beard"; the mask has one) gets that memory told without the "No" (``false``).
