@@ -147,7 +147,7 @@ class Planner:
                 return {"mode": "generate", "memories": [], "reason": "the texts never tell it"}
             return {"mode": "abstain", "memories": [], "reason": "the texts never tell it", "like": like}
         premise = "" if answering else ", ".join(unknown)   # an answering memory makes it the reader's wording
-        topic = topic_of(fresh)
+        topic = max(fresh, key=lambda m: m.answers + m.about, default=None)
         if premise and topic and topic.answers >= CORRECT_MIN:   # "No, ..." only where the story contradicts it
             false = self.false(s, unknown)
             return {"mode": "correct" if false else "compose", "memories": [topic.memory],
@@ -271,15 +271,6 @@ def anchored(match, question: str, lang: str) -> bool:
         return False
     own = {stem(w, lang) for w in content_words(match.memory.text[lang], lang)}   # what it says, not how readers ask
     return sum(stem(w, lang) in own for w in asked) >= ANCHOR_SHARE * len(asked)
-
-
-def topic_of(matches):
-    """The memory a question with a premise is about: the one whose reader questions agree most with it
-    (``agree``, the mean of its nearest few) plus how near its text is (``about``) - not its single
-    nearest reader question, which one shared word can bring close: "Почему ты сразу прогнала того
-    бородатого незнакомца на автобусной остановке?" is about meeting him at the bus stop, not about
-    the beard she learned of from his notebooks."""
-    return max(matches, key=lambda m: m.agree + m.about, default=None)
 
 
 def topical(matches, hits) -> list:

@@ -40,7 +40,7 @@ from characters import get_card  # noqa: E402
 from chat.compose import gives, question_type  # noqa: E402
 from chat.memory import ahead, ranked  # noqa: E402
 from chat.chain import Interviewer  # noqa: E402
-from chat.plan import AHEAD_MARGIN, ANSWER_MIN, CORRECT_MIN, anchored, told_later, topic_of  # noqa: E402
+from chat.plan import AHEAD_MARGIN, ANSWER_MIN, CORRECT_MIN, anchored, told_later  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from evals.dataset import DATASETS_DIR, load_items  # noqa: E402
 from evals.judges import OfflineJudge  # noqa: E402
@@ -82,7 +82,7 @@ def cases() -> list[dict]:
         out.append({"item": item, "half": half(item.id), "scores": scores, "conveys": conveys, "anchored": anchor,
                     "later": later, "nearest": nearest, "unknown": unknown, "false": false,
                     "later_words": planner.later({**s, "flt": flt}, unknown, whole),
-                    "topic": topic_of(nearest).answers if nearest else 0.0})
+                    "topic": max(nearest, key=lambda m: m.answers + m.about).answers if nearest else 0.0})
     return out
 
 

@@ -214,21 +214,6 @@ def test_a_premise_no_memory_answers_is_corrected_from_the_memory_on_its_topic(i
     assert ans.reason.startswith("false premise") and ans.answer.startswith("No") and "artificial" in ans.answer
 
 
-def test_the_topic_of_a_premise_is_what_its_reader_questions_agree_on_not_one_near_question(iv):
-    """Asked why she chased the bearded stranger away at the bus stop (she did not), the wife said
-    "Нет, всё было не так." and told how the mask got its beard: one of that memory's reader
-    questions is near "бородатого"; what the question is about, by all its reader questions, is the
-    bus stop."""
-    from types import SimpleNamespace as M
-
-    from chat.plan import topic_of
-
-    beard, bus = M(answers=0.92, agree=0.86, about=0.82), M(answers=0.91, agree=0.875, about=0.83)
-    assert topic_of([beard, bus]) is bus and topic_of([]) is None
-    ans = iv.answer("wife", "Почему ты сразу прогнала того бородатого незнакомца на автобусной остановке?")
-    assert "бород" not in ans.answer and "автобус" in ans.answer, ans.answer
-
-
 def test_a_word_only_the_character_does_not_know_gets_no_no_in_front(iv):
     """The manager's daughter never says "beard", but the mask has one: the word is unknown to her, not
     false, so her memory is told without "No - that is not right." in front (it contradicted what
